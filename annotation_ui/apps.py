@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AnnotationUiConfig(AppConfig):
+    name = "annotation_ui"
+    label = "annotation_ui"

@@ -1,0 +1,1 @@
+"""Users, roles, study membership, API tokens and the audit log."""

@@ -1,0 +1,1 @@
+"""Agreement computations over annotations and predictions, and the reports built from them."""

@@ -1,0 +1,1 @@
+"""Contours and plane labels, each with immutable versions."""

@@ -1,0 +1,1 @@
+"""DICOM and NIfTI ingest, series assembly, the pixel store and frame serving."""

@@ -1,0 +1,138 @@
+"""Decode one DICOM file into frames plus the header fields series assembly needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from atrium.imaging.errors import IngestError
+
+
+@dataclass
+class DecodedInstance:
+    """One instance. frames: (F, H, W) grey; color: (F, H, W, 3) uint8 original when it was RGB/YBR."""
+
+    source: str
+    header: Dataset
+    frames: np.ndarray
+    color: np.ndarray | None = None
+    per_frame: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def series_uid(self) -> str:
+        return str(self.header.SeriesInstanceUID)
+
+    @property
+    def sop_uid(self) -> str:
+        return str(self.header.SOPInstanceUID)
+
+
+def _float_list(value: Any) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        return [float(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _grey_from_rgb(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of an (..., 3) uint8 array, as uint8."""
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.clip(rgb.astype(np.float32) @ weights + 0.5, 0, 255).astype(np.uint8)
+
+
+def _per_frame_geometry(ds: Dataset, n_frames: int) -> list[dict[str, Any]]:
+    """Position, orientation and trigger time of each frame of an enhanced multi-frame object."""
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    per_frame_seq = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame_seq is None or len(per_frame_seq) != n_frames:
+        return []
+    shared_item = shared[0] if shared else Dataset()
+    out: list[dict[str, Any]] = []
+    for item in per_frame_seq:
+        entry: dict[str, Any] = {}
+        for source in (shared_item, item):
+            if "PlanePositionSequence" in source:
+                entry["position"] = _float_list(source.PlanePositionSequence[0].get("ImagePositionPatient"))
+            if "PlaneOrientationSequence" in source:
+                entry["orientation"] = _float_list(
+                    source.PlaneOrientationSequence[0].get("ImageOrientationPatient")
+                )
+            if "CardiacSynchronizationSequence" in source:
+                sync = source.CardiacSynchronizationSequence[0]
+                entry["trigger_time"] = _float(sync.get("NominalCardiacTriggerDelayTime"))
+            if "PixelMeasuresSequence" in source:
+                measures = source.PixelMeasuresSequence[0]
+                entry["pixel_spacing"] = _float_list(measures.get("PixelSpacing"))
+                entry["slice_thickness"] = _float(measures.get("SliceThickness"))
+        out.append(entry)
+    return out
+
+
+def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> DecodedInstance:
+    """Read and decode one file. Raises IngestError naming the file and the problem."""
+    label = name or str(source)
+    try:
+        ds = pydicom.dcmread(source)
+    except InvalidDicomError:
+        raise IngestError(label, "is not a DICOM file (no DICM preamble and no recognisable header)") from None
+    except (EOFError, OSError, ValueError, TypeError, KeyError) as exc:
+        raise IngestError(label, f"cannot be parsed as DICOM ({type(exc).__name__}: {exc})") from None
+    if "PixelData" not in ds and "FloatPixelData" not in ds:
+        raise IngestError(label, "has no pixel data")
+    for keyword in ("SeriesInstanceUID", "SOPInstanceUID"):
+        if not ds.get(keyword):
+            raise IngestError(label, f"lacks {keyword}")
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    try:
+        pixels = ds.pixel_array
+    except NotImplementedError:
+        raise IngestError(label, f"uses transfer syntax {syntax} ({getattr(syntax, 'name', '?')}), which cannot be decoded") from None
+    except (ValueError, RuntimeError, AttributeError, EOFError) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "missing" in text.lower() or "length" in text.lower() or "truncat" in text.lower():
+            raise IngestError(label, f"is truncated: the pixel data is shorter than its header says ({text})") from None
+        raise IngestError(label, f"pixel data cannot be decoded ({text})") from None
+
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    color: np.ndarray | None = None
+    if samples == 3:
+        rgb = pixels if n_frames > 1 else pixels[np.newaxis]
+        photometric = str(ds.get("PhotometricInterpretation", "RGB"))
+        if photometric.startswith("YBR") and not getattr(ds, "_pixel_array_opts", {}).get("as_rgb", True):
+            rgb = pydicom.pixels.convert_color_space(rgb, photometric, "RGB")
+        color = np.ascontiguousarray(rgb.astype(np.uint8, copy=False))
+        frames = _grey_from_rgb(color)
+    elif samples == 1:
+        frames = pixels if n_frames > 1 else pixels[np.newaxis]
+    else:
+        raise IngestError(label, f"has {samples} samples per pixel; only grey (1) and colour (3) are supported")
+    if frames.ndim != 3:
+        raise IngestError(label, f"decodes to an array of shape {pixels.shape}, which is not a set of 2D frames")
+
+    per_frame = _per_frame_geometry(ds, n_frames) if n_frames > 1 else []
+    del ds.PixelData
+    return DecodedInstance(source=label, header=ds, frames=np.ascontiguousarray(frames), color=color, per_frame=per_frame)
+
+
+def header_float(ds: Dataset, keyword: str) -> float | None:
+    return _float(ds.get(keyword))
+
+
+def header_floats(ds: Dataset, keyword: str) -> list[float] | None:
+    return _float_list(ds.get(keyword))

@@ -1,0 +1,57 @@
+"""The on-disk array store: each series is decoded once into a .npy file served by memory mapping.
+
+Keys are relative paths; the local backend writes under PIXEL_STORE_ROOT. Writes are atomic (write to a
+temporary file, then rename) so a reader never sees half an array.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+
+class PixelStore:
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else Path(settings.PIXEL_STORE_ROOT)
+
+    def new_key(self, prefix: str = "series") -> str:
+        token = uuid.uuid4().hex
+        return f"{prefix}/{token[:2]}/{token}.npy"
+
+    def path(self, key: str) -> Path:
+        resolved = (self.root / key).resolve()
+        if self.root.resolve() not in resolved.parents:
+            raise ValueError(f"pixel-store key {key!r} escapes the store")
+        return resolved
+
+    def write(self, key: str, array: np.ndarray) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def open(self, key: str) -> np.ndarray:
+        """A read-only memory map of the array; slicing it reads only the bytes asked for."""
+        return np.load(self.path(key), mmap_mode="r", allow_pickle=False)
+
+    def exists(self, key: str) -> bool:
+        return bool(key) and self.path(key).exists()
+
+    def delete(self, key: str) -> None:
+        if key:
+            self.path(key).unlink(missing_ok=True)
+
+
+def get_pixel_store() -> PixelStore:
+    return PixelStore()

@@ -1,0 +1,256 @@
+"""Ingest: decode DICOM once, de-identify, assemble series, write the pixel store, register cases.
+
+Each series is stored atomically: its array is written first, then all its rows in one transaction; if
+the transaction fails the array is removed, so nothing is half-stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+from django.db import IntegrityError, transaction
+
+from atrium.imaging.assembly import AssembledSeries, assemble
+from atrium.imaging.decode import DecodedInstance, read_instance
+from atrium.imaging.deid import deidentify, pseudonymous_uid
+from atrium.imaging.errors import IngestError
+from atrium.imaging.models import ImagingStudy, Instance, Layout, Patient, Series, Source
+from atrium.imaging.pixel_store import PixelStore, get_pixel_store
+from atrium.imaging.sources import SourceFile
+from atrium.studies.models import Case, Study
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    files_seen: int = 0
+    series_created: list[int] = field(default_factory=list)
+    cases_created: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files_seen": self.files_seen,
+            "series_created": self.series_created,
+            "cases_created": self.cases_created,
+            "duplicates": self.duplicates,
+            "errors": self.errors,
+        }
+
+
+def default_window(array: np.ndarray) -> tuple[float, float]:
+    """Window centre and width covering the 1st..99th percentile of a subsample of the array."""
+    flat = np.asarray(array).reshape(-1)
+    sample = flat[:: max(1, flat.size // 200_000)].astype(np.float64)
+    low, high = np.percentile(sample, [1, 99])
+    width = max(float(high - low), 1.0)
+    return float(low + width / 2), width
+
+
+def _parse_date(value: Any) -> date | None:
+    text = str(value or "")
+    if len(text) == 8 and text.isdigit():
+        try:
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            return None
+    return None
+
+
+def decode_sources(
+    sources: Iterable[SourceFile], *, salt: str, report: IngestReport, progress: Progress | None = None, total: int = 0
+) -> dict[str, list[DecodedInstance]]:
+    """Decode and de-identify every file, grouped by pseudonymous series UID. Bad files go to report.errors."""
+    groups: dict[str, list[DecodedInstance]] = defaultdict(list)
+    for source in sources:
+        report.files_seen += 1
+        try:
+            decoded = read_instance(source.open(), name=source.name)
+        except IngestError as exc:
+            report.errors.append(str(exc))
+        else:
+            deidentify(decoded.header, salt)
+            groups[decoded.series_uid].append(decoded)
+        if progress is not None:
+            progress(report.files_seen, total, source.name)
+    return groups
+
+
+def _drop_duplicates(instances: list[DecodedInstance], report: IngestReport) -> list[DecodedInstance]:
+    seen: set[str] = set()
+    unique = []
+    for inst in instances:
+        if inst.sop_uid in seen:
+            report.duplicates += 1
+            continue
+        seen.add(inst.sop_uid)
+        unique.append(inst)
+    existing = set(Instance.objects.filter(sop_instance_uid__in=seen).values_list("sop_instance_uid", flat=True))
+    report.duplicates += len(existing)
+    return [inst for inst in unique if inst.sop_uid not in existing]
+
+
+def store_series(
+    *,
+    study: Study,
+    series_uid: str,
+    instances: list[DecodedInstance],
+    site: str = "",
+    store: PixelStore | None = None,
+    source: str = Source.DICOM,
+) -> tuple[Series, Case]:
+    """Assemble one series, write its arrays, then register it and its case in one transaction."""
+    store = store or get_pixel_store()
+    assembled: AssembledSeries = assemble(instances)
+    first = instances[0].header
+    key = store.new_key("series")
+    color_key = store.new_key("color") if assembled.color is not None else ""
+    store.write(key, assembled.array)
+    if color_key:
+        store.write(color_key, assembled.color)  # type: ignore[arg-type]
+    try:
+        with transaction.atomic():
+            patient, _ = Patient.objects.get_or_create(
+                study=study, pseudonym=str(first.PatientID), defaults={"sex": str(first.get("PatientSex", ""))[:1]}
+            )
+            imaging_study, _ = ImagingStudy.objects.get_or_create(
+                study_instance_uid=str(first.get("StudyInstanceUID") or pseudonymous_uid(series_uid, "study")),
+                defaults={
+                    "patient": patient,
+                    "description": str(first.get("SeriesDescription", ""))[:200],
+                    "study_date": _parse_date(first.get("StudyDate")),
+                    "site": site,
+                },
+            )
+            center, width = _window_from_header(first) or default_window(assembled.array)
+            series = Series.objects.create(
+                imaging_study=imaging_study,
+                series_instance_uid=series_uid,
+                modality=str(first.get("Modality", "OT")),
+                description=str(first.get("SeriesDescription", ""))[:200],
+                layout=assembled.layout,
+                shape=list(assembled.array.shape),
+                dtype=str(assembled.array.dtype),
+                pixel_spacing_mm=assembled.pixel_spacing_mm,
+                slice_thickness_mm=assembled.slice_thickness_mm,
+                slice_spacing_mm=assembled.slice_spacing_mm,
+                frame_time_ms=assembled.frame_time_ms,
+                window_center=center,
+                window_width=width,
+                manufacturer=str(first.get("Manufacturer", ""))[:100],
+                source=source,
+                store_key=key,
+                color_store_key=color_key,
+                label_store_key="",
+            )
+            by_uid = {inst.sop_uid: inst for inst in instances}
+            Instance.objects.bulk_create(
+                [
+                    Instance(
+                        series=series,
+                        sop_instance_uid=placement.sop_uid,
+                        sop_class_uid=str(by_uid[placement.sop_uid].header.get("SOPClassUID", "")),
+                        instance_number=_int_or_none(by_uid[placement.sop_uid].header.get("InstanceNumber")),
+                        first_frame=placement.first_frame,
+                        n_frames=placement.n_frames,
+                        slice_index=placement.slice_index,
+                        phase_index=placement.phase_index,
+                        trigger_time_ms=placement.trigger_time_ms,
+                        slice_location_mm=placement.slice_location_mm,
+                        transfer_syntax_uid=str(
+                            getattr(getattr(by_uid[placement.sop_uid].header, "file_meta", None), "TransferSyntaxUID", "")
+                        ),
+                    )
+                    for placement in assembled.placements
+                ]
+            )
+            case = Case.objects.create(
+                study=study,
+                series=series,
+                title=f"{patient.pseudonym} {series.modality} {series.description}".strip()[:200],
+                vendor=series.manufacturer,
+                site=site,
+            )
+    except BaseException:
+        store.delete(key)
+        store.delete(color_key)
+        raise
+    return series, case
+
+
+def _window_from_header(ds: Any) -> tuple[float, float] | None:
+    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+    try:
+        center = float(center[0] if hasattr(center, "__len__") and not isinstance(center, str) else center)
+        width = float(width[0] if hasattr(width, "__len__") and not isinstance(width, str) else width)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (center, width) if width > 0 else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def ingest_sources(
+    *,
+    study: Study,
+    sources: Iterable[SourceFile],
+    site: str = "",
+    progress: Progress | None = None,
+    total: int = 0,
+) -> IngestReport:
+    """Ingest files into `study`. Bad files are reported; every good series is stored whole or not at all."""
+    report = IngestReport()
+    groups = decode_sources(sources, salt=study.deid_salt, report=report, progress=progress, total=total)
+    for series_uid, instances in groups.items():
+        fresh = _drop_duplicates(instances, report)
+        if not fresh:
+            continue
+        if Series.objects.filter(series_instance_uid=series_uid).exists():
+            report.errors.append(
+                f"{fresh[0].source}: belongs to series {series_uid}, which is already stored; "
+                f"{len(fresh)} new instance(s) were not added (re-ingest the whole series into a new study)"
+            )
+            continue
+        try:
+            series, case = store_series(study=study, series_uid=series_uid, instances=fresh, site=site)
+        except IngestError as exc:
+            report.errors.append(str(exc))
+            continue
+        except IntegrityError as exc:
+            report.errors.append(f"{fresh[0].source}: series {series_uid} conflicts with stored data ({exc})")
+            continue
+        report.series_created.append(series.pk)
+        report.cases_created.append(case.pk)
+    return report
+
+
+def attach_reference_labels(*, series: Series, labels: np.ndarray, store: PixelStore | None = None) -> None:
+    """Keep a reference label map (synthetic ground truth, or a NIfTI segmentation) beside a series."""
+    store = store or get_pixel_store()
+    expected = tuple(series.shape[:1]) if series.layout == Layout.CLIP and labels.ndim == 1 else tuple(series.shape)
+    if tuple(labels.shape) != expected:
+        raise IngestError(series.series_instance_uid, f"label map shape {labels.shape} != expected {expected}")
+    key = store.new_key("labels")
+    store.write(key, labels.astype(np.uint8))
+    old = series.label_store_key
+    series.label_store_key = key
+    series.save(update_fields=["label_store_key"])
+    if old:
+        store.delete(old)
+
+
+__all__ = ["IngestReport", "Layout", "attach_reference_labels", "ingest_sources", "store_series"]

@@ -1,0 +1,1 @@
+"""Model registry, jobs (train, infer, reconstruct, ingest, report) and the active-learning queue."""

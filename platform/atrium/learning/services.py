@@ -1,0 +1,152 @@
+"""Jobs: enqueue after commit, claim atomically, report progress, honour cancellation, record the end."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from atrium.learning.models import FINISHED_STATES, Job, JobKind, JobState
+
+logger = logging.getLogger(__name__)
+STALE_AFTER = timedelta(minutes=5)
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class JobReporter:
+    """Handed to job handlers: progress updates (persisted and pushed live) and cancellation checks."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def progress(self, fraction: float, message: str = "", **detail: Any) -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        now = timezone.now()
+        updated = Job.objects.filter(pk=self.job.pk, state=JobState.RUNNING).update(
+            progress=fraction, message=message[:500], progress_detail=detail, heartbeat_at=now
+        )
+        self.job.progress, self.job.message, self.job.progress_detail = fraction, message, detail
+        _push_job(self.job)
+        if not updated or Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled(f"job {self.job.pk} was cancelled")
+
+    def should_stop(self) -> bool:
+        return Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+
+
+Handler = Callable[[Job, JobReporter], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def register_handler(kind: str) -> Callable[[Handler], Handler]:
+    def decorator(func: Handler) -> Handler:
+        HANDLERS[kind] = func
+        return func
+
+    return decorator
+
+
+def _push_job(job: Job) -> None:
+    from annotation_ui.groups import job_group, push
+
+    push(
+        job_group(job.pk),
+        "job.progress",
+        {
+            "job": job.pk,
+            "kind": job.kind,
+            "state": job.state,
+            "progress": job.progress,
+            "message": job.message,
+            "detail": job.progress_detail,
+        },
+    )
+
+
+def enqueue_job(*, kind: str, params: dict[str, Any] | None = None, study: Any = None, created_by: Any = None) -> Job:
+    """Create a job and queue it on its queue once the surrounding transaction commits."""
+    if kind not in JobKind.values:
+        raise ValueError(f"unknown job kind {kind!r}; expected one of {', '.join(JobKind.values)}")
+    with transaction.atomic():
+        job = Job.objects.create(kind=kind, params=params or {}, study=study, created_by=created_by)
+        transaction.on_commit(lambda: dispatch(job))
+    return job
+
+
+def dispatch(job: Job) -> None:
+    from atrium.learning.tasks import run_cpu_job, run_gpu_job
+
+    task = run_gpu_job if job.queue == "gpu" else run_cpu_job
+    task.apply_async(args=[job.pk], queue=job.queue)
+
+
+def claim_job(job_id: int) -> Job | None:
+    """Move a queued (or abandoned running) job to running. Returns None if someone else has it."""
+    now = timezone.now()
+    claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    updated = (
+        Job.objects.filter(claimable, pk=job_id, cancel_requested=False)
+        .update(state=JobState.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, error="")
+    )
+    if not updated:
+        return None
+    return Job.objects.get(pk=job_id)
+
+
+def _finish(job: Job, state: str, *, result: dict[str, Any] | None = None, error: str = "") -> None:
+    Job.objects.filter(pk=job.pk).exclude(state__in=FINISHED_STATES).update(
+        state=state,
+        finished_at=timezone.now(),
+        result=result or {},
+        error=error,
+        progress=1.0 if state == JobState.SUCCEEDED else F("progress"),
+    )
+    job.refresh_from_db()
+    _push_job(job)
+
+
+def run_job(job_id: int) -> str:
+    """Run a job to its end in this process. Returns the final state (or 'skipped' if not claimed)."""
+    job = claim_job(job_id)
+    if job is None:
+        state = Job.objects.filter(pk=job_id).values_list("state", flat=True).first()
+        logger.info("job %s not claimed (state %s)", job_id, state)
+        return "skipped"
+    handler = HANDLERS.get(job.kind)
+    if handler is None:
+        _finish(job, JobState.FAILED, error=f"no handler for job kind {job.kind!r}")
+        return JobState.FAILED
+    reporter = JobReporter(job)
+    _push_job(job)
+    try:
+        result = handler(job, reporter)
+    except JobCancelled:
+        _finish(job, JobState.CANCELLED, error="cancelled by user")
+        return JobState.CANCELLED
+    except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never lost
+        logger.exception("job %s failed", job.pk)
+        _finish(job, JobState.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        return JobState.FAILED
+    _finish(job, JobState.SUCCEEDED, result=result)
+    return JobState.SUCCEEDED
+
+
+def cancel_job(*, job: Job) -> Job:
+    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next progress report."""
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).exclude(state__in=FINISHED_STATES).update(cancel_requested=True)
+        Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+            state=JobState.CANCELLED, finished_at=timezone.now(), error="cancelled before it started"
+        )
+    job.refresh_from_db()
+    _push_job(job)
+    return job

@@ -1,0 +1,1 @@
+"""Settings modules: base, local (development and demo), production and test."""

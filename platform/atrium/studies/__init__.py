@@ -1,0 +1,1 @@
+"""Reading studies, label schemas, cases and assignments."""

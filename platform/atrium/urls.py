@@ -1,0 +1,33 @@
+"""URL routes: pages (annotation_ui), REST API under /api/, OpenAPI schema, admin, health."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from atrium import health
+from atrium.accounts.api import MeView
+from atrium.learning.api import JobViewSet
+from atrium.studies.api import CaseViewSet, StudyViewSet
+
+router = DefaultRouter()
+router.register("studies", StudyViewSet, basename="study")
+router.register("cases", CaseViewSet, basename="case")
+router.register("jobs", JobViewSet, basename="job")
+
+api_patterns = [
+    path("me/", MeView.as_view(), name="me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("", include("annotation_ui.urls")),
+]
