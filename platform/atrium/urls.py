@@ -9,8 +9,11 @@ from rest_framework.routers import DefaultRouter
 
 from atrium import health
 from atrium.accounts.api import MeView
+from atrium.annotations.urls import api_urlpatterns as annotation_api
+from atrium.imaging.urls import api_urlpatterns as imaging_api
+from atrium.imaging.urls import dicomweb_urlpatterns
 from atrium.learning.api import JobViewSet
-from atrium.studies.api import CaseViewSet, StudyViewSet
+from atrium.studies.api import CaseViewSet, NextCaseView, StudyViewSet
 
 router = DefaultRouter()
 router.register("studies", StudyViewSet, basename="study")
@@ -19,14 +22,18 @@ router.register("jobs", JobViewSet, basename="job")
 
 api_patterns = [
     path("me/", MeView.as_view(), name="me"),
+    path("queue/next/", NextCaseView.as_view(), name="queue-next"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    *imaging_api,
+    *annotation_api,
     *router.urls,
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("dicomweb/", include(dicomweb_urlpatterns)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("", include("annotation_ui.urls")),

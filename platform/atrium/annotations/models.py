@@ -11,6 +11,7 @@ from django.db import models
 class AnnotationKind(models.TextChoices):
     CONTOUR = "contour", "Contour"
     PLANE_LABEL = "plane_label", "Plane label"
+    PHASES = "phases", "ED/ES phases"
 
 
 class Annotation(models.Model):

@@ -1,8 +1,14 @@
 """Tests: the real services when DATABASE_URL / REDIS_URL are set, else the embedded default."""
 
-from atrium.settings.base import *  # noqa: F403
-from atrium.settings.base import DATABASES, VAR_DIR
-from atrium.settings.env import env_str
+import os
+from pathlib import Path
+
+# Tests keep their files (SQLite database, pixel store, filesystem broker) apart from the demo's var/.
+os.environ.setdefault("ATRIUM_VAR_DIR", str(Path(__file__).resolve().parents[3] / "var" / "test"))
+
+from atrium.settings.base import *  # noqa: E402, F403
+from atrium.settings.base import DATABASES, VAR_DIR  # noqa: E402
+from atrium.settings.env import env_str  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = "atrium-test-key"
@@ -16,3 +22,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 _override = env_str("ATRIUM_TEST_DB_NAME", "")
 if _override:
     DATABASES["default"]["NAME"] = _override
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns when it is missing

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-CARDIAC_STRUCTURES = ("lv_endo", "lv_epi", "rv_endo")
+from atrium.annotations.validation import CARDIAC_STRUCTURES  # noqa: E402
 
 
 class TaskKind(models.TextChoices):

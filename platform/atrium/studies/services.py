@@ -30,3 +30,76 @@ def create_study(
     for user in members or []:
         add_member(user=user, study=study)
     return study
+
+
+def _open_reads(case: Any) -> int:
+    from atrium.studies.models import Assignment
+
+    return Assignment.objects.filter(case=case, read_number=1).count()
+
+
+@transaction.atomic
+def next_case_for(*, user: Any, study: Any = None) -> Any:
+    """The user's next case: their unfinished assignment first, else the highest-priority case that still
+    needs readers. The case row is locked while it is assigned, so two readers racing for the last read of
+    a case never both get it."""
+    from django.db.models import F, Max, Q
+
+    from atrium.studies.models import Assignment, AssignmentStatus, Case, CaseStatus
+    from atrium.studies.selectors import studies_visible_to
+
+    studies = studies_visible_to(user)
+    if study is not None:
+        studies = studies.filter(pk=study.pk)
+    unfinished = (
+        Assignment.objects.filter(user=user, case__study__in=studies)
+        .exclude(status=AssignmentStatus.SUBMITTED)
+        .select_related("case")
+        .first()
+    )
+    if unfinished is not None:
+        return unfinished.case
+    candidates = (
+        Case.objects.filter(study__in=studies)
+        .exclude(status=CaseStatus.COMPLETE)
+        .exclude(assignments__user=user)
+        .annotate(priority=Max("queue_items__priority", filter=Q(queue_items__user__isnull=True) | Q(queue_items__user=user)))
+        .order_by(F("priority").desc(nulls_last=True), "id")
+        .values_list("pk", flat=True)[:50]
+    )
+    for case_id in candidates:
+        case = Case.objects.select_for_update().select_related("study").get(pk=case_id)
+        if _open_reads(case) >= case.study.reads_per_case:
+            continue
+        Assignment.objects.create(case=case, user=user)
+        if case.status == CaseStatus.OPEN:
+            case.status = CaseStatus.IN_PROGRESS
+            case.save(update_fields=["status"])
+        return case
+    return None
+
+
+@transaction.atomic
+def submit_case(*, case: Any, user: Any) -> Any:
+    """Submit the user's read of a case; the case is complete once it has `reads_per_case` submitted reads."""
+    from django.utils import timezone
+
+    from atrium.accounts.services import record_audit
+    from atrium.studies.models import Assignment, AssignmentStatus, Case, CaseStatus
+
+    case = Case.objects.select_for_update().select_related("study").get(pk=case.pk)
+    assignment = (
+        Assignment.objects.filter(case=case, user=user).exclude(status=AssignmentStatus.SUBMITTED).order_by("read_number").first()
+    )
+    if assignment is None:
+        if Assignment.objects.filter(case=case, user=user, status=AssignmentStatus.SUBMITTED).exists():
+            return case  # submitting twice is harmless
+        assignment = Assignment.objects.create(case=case, user=user)
+    assignment.status = AssignmentStatus.SUBMITTED
+    assignment.submitted_at = timezone.now()
+    assignment.save(update_fields=["status", "submitted_at"])
+    submitted = Assignment.objects.filter(case=case, status=AssignmentStatus.SUBMITTED, read_number=1).count()
+    case.status = CaseStatus.COMPLETE if submitted >= case.study.reads_per_case else CaseStatus.IN_PROGRESS
+    case.save(update_fields=["status"])
+    record_audit(actor=user, action="case.submit", obj=case, study=case.study, after={"status": case.status})
+    return case

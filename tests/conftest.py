@@ -1,0 +1,136 @@
+"""Shared fixtures: named users per role, an API client per user, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class People:
+    """One named user per role. `outsider` belongs to no study; the others are members of `study`."""
+
+    annotator: object
+    annotator2: object
+    ml_engineer: object
+    study_lead: object
+    admin: object
+    outsider: object
+
+    def all(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@pytest.fixture
+def study(db):
+    from tests.factories import StudyFactory
+
+    return StudyFactory(slug="cardiac-test", name="Cardiac test", task_kind="cardiac")
+
+
+@pytest.fixture
+def people(db, study) -> People:
+    from atrium.accounts.services import add_member, create_user
+
+    def make(name: str, role: str, member: bool = True):
+        user = create_user(username=name, password=f"{name}-password", role=role)
+        if member:
+            add_member(user=user, study=study)
+        return user
+
+    return People(
+        annotator=make("ann", "annotator"),
+        annotator2=make("bob", "annotator"),
+        ml_engineer=make("mel", "ml_engineer"),
+        study_lead=make("lea", "study_lead"),
+        admin=make("root", "admin", member=False),
+        outsider=make("eve", "annotator", member=False),
+    )
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+def pytest_sessionstart(session):
+    """Start from an empty test media folder (the worker process shares it, so no per-test folders)."""
+    from django.conf import settings
+
+    shutil.rmtree(Path(settings.MEDIA_ROOT), ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real `celery worker` process consuming both queues, pointed at the test database."""
+    from django.conf import settings
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "atrium.settings.test",
+        "ATRIUM_TEST_DB_NAME": str(db_name),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
+    }
+    if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
+        for key in ("data_folder_in", "processed_folder"):
+            folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+    log = open(Path(settings.VAR_DIR) / "worker.log", "w")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "atrium.celery_app", "worker", "-Q", "cpu,gpu", "-P", "solo",
+         "--without-mingle", "--without-gossip", "--loglevel", "INFO", "-n", f"test{os.getpid()}@%h"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 60
+    log_path = Path(settings.VAR_DIR) / "worker.log"
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()[-3000:]}")
+        if "ready." in log_path.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        worker.kill()
+        raise RuntimeError(f"celery worker did not become ready:\n{log_path.read_text()[-3000:]}")
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    log.close()
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    """Poll `predicate` until it returns a truthy value or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
