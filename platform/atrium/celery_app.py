@@ -22,7 +22,7 @@ def _ensure_filesystem_broker_folders() -> None:
         for key in ("data_folder_in", "data_folder_out", "processed_folder"):
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
             if folder:
-                os.makedirs(folder, exist_ok=True)
+                os.makedirs(str(folder), exist_ok=True)
         os.makedirs(str(settings.CELERY_RESULT_BACKEND).removeprefix("file://"), exist_ok=True)
 
 

@@ -41,7 +41,9 @@ def ready(request: HttpRequest) -> JsonResponse:
     for name, check in (("database", _check_database), ("redis", _check_redis), ("storage", _check_storage)):
         try:
             checks[name] = check()
-        except Exception as exc:  # noqa: BLE001 - readiness reports every failure
+        except Exception as exc:
             checks[name] = f"error: {type(exc).__name__}: {exc}"
             healthy = False
-    return JsonResponse({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )

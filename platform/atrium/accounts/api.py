@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -18,5 +20,7 @@ class MeSerializer(serializers.Serializer):
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        user = request.user
-        return Response(MeSerializer({"id": user.pk, "username": user.get_username(), "role": user.role}).data)
+        user: Any = request.user
+        return Response(
+            MeSerializer({"id": user.pk, "username": user.get_username(), "role": user.role}).data
+        )

@@ -26,11 +26,11 @@ from atrium.studies.selectors import cases_visible_to
 
 class AnnotationCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AnnotationKind.choices)
-    data = serializers.JSONField()
+    data = serializers.JSONField()  # type: ignore[assignment]
 
 
 class AnnotationUpdateSerializer(serializers.Serializer):
-    data = serializers.JSONField()
+    data = serializers.JSONField()  # type: ignore[assignment]
     version = serializers.IntegerField(min_value=1, help_text="the version this edit was based on")
 
 
@@ -44,9 +44,9 @@ class AnnotationOutSerializer(serializers.Serializer):
     case = serializers.IntegerField()
     kind = serializers.CharField()
     author = serializers.DictField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     version = serializers.IntegerField()
-    data = serializers.JSONField()
+    data = serializers.JSONField()  # type: ignore[assignment]
     deleted = serializers.BooleanField()
     created_at = serializers.CharField()
     updated_at = serializers.CharField()
@@ -147,7 +147,8 @@ class CasePhasesView(APIView):
         form = PhasesSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         current: dict[str, Any] = {}
-        mine = Annotation.objects.filter(case=case, author=request.user, kind="phases", deleted=False).first()
+        user: Any = request.user
+        mine = Annotation.objects.filter(case=case, author=user, kind="phases", deleted=False).first()
         if mine is not None:
             current = dict(mine.data)
         current.update(form.validated_data)

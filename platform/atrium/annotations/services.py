@@ -51,7 +51,11 @@ def _after_save(annotation: Annotation, action: str, before: Any) -> None:
         from annotation_ui.groups import case_group, push, user_group
 
         # In blind reading only the author's own sockets hear about the save.
-        group = user_group(annotation.author_id) if annotation.case.study.blind else case_group(annotation.case_id)
+        group = (
+            user_group(annotation.author_id)
+            if annotation.case.study.blind
+            else case_group(annotation.case_id)
+        )
         push(group, "annotation.saved", {"annotation": payload})
 
     transaction.on_commit(push_event)
@@ -63,7 +67,9 @@ def create_annotation(*, case: Case, author: Any, kind: str, data: Any) -> Annot
     if kind == "phases":
         existing = Annotation.objects.filter(case=case, author=author, kind="phases", deleted=False).first()
         if existing is not None:
-            return update_annotation(annotation=existing, author=author, data=cleaned, expected_version=existing.version)
+            return update_annotation(
+                annotation=existing, author=author, data=cleaned, expected_version=existing.version
+            )
     annotation = Annotation.objects.create(case=case, author=author, kind=kind, data=cleaned, version=1)
     AnnotationVersion.objects.create(annotation=annotation, number=1, author=author, data=cleaned)
     _after_save(annotation, "annotation.create", None)
@@ -71,8 +77,10 @@ def create_annotation(*, case: Case, author: Any, kind: str, data: Any) -> Annot
 
 
 def _lock_for_write(annotation: Annotation, author: Any, expected_version: int) -> Annotation:
-    locked = Annotation.objects.select_for_update().select_related("case__study", "case__series", "author").get(
-        pk=annotation.pk
+    locked = (
+        Annotation.objects.select_for_update()
+        .select_related("case__study", "case__series", "author")
+        .get(pk=annotation.pk)
     )
     if locked.author_id != author.pk:
         raise PermissionDenied("only the observer who drew an annotation may change it")
@@ -96,7 +104,9 @@ def update_annotation(*, annotation: Annotation, author: Any, data: Any, expecte
     locked.version += 1
     locked.data = cleaned
     locked.save(update_fields=["version", "data", "updated_at"])
-    AnnotationVersion.objects.create(annotation=locked, number=locked.version, parent=parent, author=author, data=cleaned)
+    AnnotationVersion.objects.create(
+        annotation=locked, number=locked.version, parent=parent, author=author, data=cleaned
+    )
     _after_save(locked, "annotation.update", before)
     return locked
 

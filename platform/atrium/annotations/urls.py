@@ -10,5 +10,9 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("cases/<int:case_id>/annotations/", api.CaseAnnotationsView.as_view(), name="case-annotations"),
     path("cases/<int:case_id>/phases/", api.CasePhasesView.as_view(), name="case-phases"),
     path("annotations/<int:annotation_id>/", api.AnnotationDetailView.as_view(), name="annotation-detail"),
-    path("annotations/<int:annotation_id>/versions/", api.AnnotationVersionsView.as_view(), name="annotation-versions"),
+    path(
+        "annotations/<int:annotation_id>/versions/",
+        api.AnnotationVersionsView.as_view(),
+        name="annotation-versions",
+    ),
 ]

@@ -55,7 +55,9 @@ def clean_annotation_data(kind: str, data: Any, *, layout: str, shape: list[int]
             raise AnnotationDataError("contours can only be drawn on a cardiac cine series")
         structure = data.get("structure")
         if structure not in CARDIAC_STRUCTURES:
-            raise AnnotationDataError(f"structure must be one of {', '.join(CARDIAC_STRUCTURES)}, got {structure!r}")
+            raise AnnotationDataError(
+                f"structure must be one of {', '.join(CARDIAC_STRUCTURES)}, got {structure!r}"
+            )
         mode = data.get("mode", "freehand")
         if mode not in CONTOUR_MODES:
             raise AnnotationDataError(f"mode must be one of {', '.join(CONTOUR_MODES)}, got {mode!r}")
@@ -71,7 +73,9 @@ def clean_annotation_data(kind: str, data: Any, *, layout: str, shape: list[int]
             raise AnnotationDataError("plane labels can only be put on an ultrasound clip")
         plane = data.get("plane")
         if plane not in PLANES:
-            raise AnnotationDataError(f"plane must be one of the 14 classes ({', '.join(PLANES)}), got {plane!r}")
+            raise AnnotationDataError(
+                f"plane must be one of the 14 classes ({', '.join(PLANES)}), got {plane!r}"
+            )
         n_frames = int(shape[0])
         start = _int_in(data.get("frame_start"), "frame_start", 0, n_frames - 1)
         stop = _int_in(data.get("frame_stop"), "frame_stop", 0, n_frames - 1)

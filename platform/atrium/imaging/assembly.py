@@ -157,7 +157,7 @@ def _assemble_cine(instances: list[DecodedInstance]) -> AssembledSeries:
     placements: list[Placement] = []
     for slice_index in range(len(positions)):
         ordered = sorted(by_slice[slice_index], key=lambda e: (e[1], e[2].sop_uid, e[3]))
-        for phase_index, (position, trigger, inst, frame_in_inst) in enumerate(ordered):
+        for phase_index, (location, trigger, inst, frame_in_inst) in enumerate(ordered):
             array[slice_index, phase_index] = inst.frames[frame_in_inst]
             if len(instances) > 1:
                 placements.append(
@@ -168,7 +168,7 @@ def _assemble_cine(instances: list[DecodedInstance]) -> AssembledSeries:
                         slice_index=slice_index,
                         phase_index=phase_index,
                         trigger_time_ms=trigger,
-                        slice_location_mm=position,
+                        slice_location_mm=location,
                     )
                 )
     if len(instances) == 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -10,6 +12,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut
 
 from atrium.imaging.errors import IngestError
 
@@ -83,16 +86,48 @@ def _per_frame_geometry(ds: Dataset, n_frames: int) -> list[dict[str, Any]]:
     return out
 
 
+def _describe_decode_failure(label: str, exc: BaseException) -> IngestError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    lowered = text.lower()
+    if any(word in lowered for word in ("missing", "length", "truncat", "less than expected", "too short")):
+        return IngestError(label, f"is truncated: the pixel data is shorter than its header says ({text})")
+    return IngestError(label, f"pixel data cannot be decoded ({text})")
+
+
+def _as_rgb_uint8(ds: Dataset, pixels: np.ndarray, n_frames: int, label: str) -> np.ndarray:
+    """(F, H, W, 3) uint8 from RGB, YBR (pydicom converts it by default) or PALETTE COLOR pixels."""
+    photometric = str(ds.get("PhotometricInterpretation", "RGB"))
+    if photometric == "PALETTE COLOR":
+        try:
+            rgb = apply_color_lut(pixels, ds)
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise IngestError(label, f"has a palette that cannot be applied ({exc})") from None
+        if rgb.dtype != np.uint8:
+            # 16-bit palette entries: keep the high byte.
+            rgb = (rgb.astype(np.uint32) >> 8).astype(np.uint8)
+    else:
+        rgb = pixels
+        if rgb.dtype != np.uint8:
+            raise IngestError(label, f"colour pixels of type {rgb.dtype} are not supported (8-bit RGB only)")
+    rgb = rgb if n_frames > 1 else rgb[np.newaxis]
+    return np.ascontiguousarray(rgb)
+
+
 def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> DecodedInstance:
-    """Read and decode one file. Raises IngestError naming the file and the problem."""
+    """Read and decode one file. Raises IngestError naming the file and the problem.
+
+    frames are native little-endian; colour (RGB, YBR, palette) is kept as RGB uint8 beside a grey luma.
+    """
     label = name or str(source)
     try:
         ds = pydicom.dcmread(source)
     except InvalidDicomError:
         raise IngestError(label, "is not a DICOM file (no DICM preamble and no recognisable header)") from None
-    except (EOFError, OSError, ValueError, TypeError, KeyError) as exc:
+    except (EOFError, OSError, ValueError, TypeError, KeyError, AttributeError, struct.error) as exc:
         raise IngestError(label, f"cannot be parsed as DICOM ({type(exc).__name__}: {exc})") from None
     if "PixelData" not in ds and "FloatPixelData" not in ds:
+        if "Rows" in ds and "Columns" in ds:
+            raise IngestError(label, "has no pixel data although its header describes an image (truncated?)")
         raise IngestError(label, "has no pixel data")
     for keyword in ("SeriesInstanceUID", "SOPInstanceUID"):
         if not ds.get(keyword):
@@ -101,22 +136,18 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
     try:
         pixels = ds.pixel_array
     except NotImplementedError:
-        raise IngestError(label, f"uses transfer syntax {syntax} ({getattr(syntax, 'name', '?')}), which cannot be decoded") from None
-    except (ValueError, RuntimeError, AttributeError, EOFError) as exc:
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "missing" in text.lower() or "length" in text.lower() or "truncat" in text.lower():
-            raise IngestError(label, f"is truncated: the pixel data is shorter than its header says ({text})") from None
-        raise IngestError(label, f"pixel data cannot be decoded ({text})") from None
+        raise IngestError(
+            label, f"uses transfer syntax {syntax} ({getattr(syntax, 'name', '?')}), which cannot be decoded"
+        ) from None
+    except (ValueError, RuntimeError, AttributeError, EOFError, TypeError, KeyError) as exc:
+        raise _describe_decode_failure(label, exc) from None
 
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    photometric = str(ds.get("PhotometricInterpretation", ""))
     color: np.ndarray | None = None
-    if samples == 3:
-        rgb = pixels if n_frames > 1 else pixels[np.newaxis]
-        photometric = str(ds.get("PhotometricInterpretation", "RGB"))
-        if photometric.startswith("YBR") and not getattr(ds, "_pixel_array_opts", {}).get("as_rgb", True):
-            rgb = pydicom.pixels.convert_color_space(rgb, photometric, "RGB")
-        color = np.ascontiguousarray(rgb.astype(np.uint8, copy=False))
+    if samples == 3 or photometric == "PALETTE COLOR":
+        color = _as_rgb_uint8(ds, pixels, n_frames, label)
         frames = _grey_from_rgb(color)
     elif samples == 1:
         frames = pixels if n_frames > 1 else pixels[np.newaxis]
@@ -124,10 +155,16 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
         raise IngestError(label, f"has {samples} samples per pixel; only grey (1) and colour (3) are supported")
     if frames.ndim != 3:
         raise IngestError(label, f"decodes to an array of shape {pixels.shape}, which is not a set of 2D frames")
+    if frames.dtype.byteorder == ">" or (frames.dtype.byteorder == "=" and sys.byteorder == "big"):
+        frames = frames.astype(frames.dtype.newbyteorder("<"))
 
     per_frame = _per_frame_geometry(ds, n_frames) if n_frames > 1 else []
-    del ds.PixelData
-    return DecodedInstance(source=label, header=ds, frames=np.ascontiguousarray(frames), color=color, per_frame=per_frame)
+    for keyword in ("PixelData", "FloatPixelData"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    return DecodedInstance(
+        source=label, header=ds, frames=np.ascontiguousarray(frames), color=color, per_frame=per_frame
+    )
 
 
 def header_float(ds: Dataset, keyword: str) -> float | None:

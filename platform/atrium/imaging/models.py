@@ -110,6 +110,9 @@ class Instance(models.Model):
     slice_location_mm = models.FloatField(null=True, blank=True, help_text="position along the slice normal")
     transfer_syntax_uid = models.CharField(max_length=64, blank=True)
     original_key = models.CharField(max_length=200, blank=True, help_text="kept original file, if opted in")
+    dicom_json = models.JSONField(
+        default=dict, blank=True, help_text="de-identified header as DICOM JSON (no pixel data), for WADO-RS metadata"
+    )
 
     class Meta:
         ordering = ["first_frame"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -15,6 +17,10 @@ from atrium.learning.services import cancel_job, enqueue_job
 from atrium.studies.selectors import studies_visible_to
 
 
+def _user(request: Request) -> Any:
+    return request.user
+
+
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = JobSerializer
 
@@ -23,7 +29,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request: Request) -> Response:
-        if not request.user.can_manage_models():
+        if not _user(request).can_manage_models():
             raise PermissionDenied("only ML engineers and admins may start jobs")
         form = JobCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -31,7 +37,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if study is None:
             raise NotFound(f"study {form.validated_data['study']!r} does not exist or is not yours")
         job = enqueue_job(
-            kind=form.validated_data["kind"], params=form.validated_data["params"], study=study, created_by=request.user
+            kind=form.validated_data["kind"],
+            params=form.validated_data["params"],
+            study=study,
+            created_by=request.user,
         )
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
@@ -39,6 +48,6 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
-        if not (request.user.can_manage_models() or job.created_by_id == request.user.pk):
+        if not (_user(request).can_manage_models() or job.created_by_id == request.user.pk):
             raise PermissionDenied("only ML engineers, admins and the job's creator may cancel it")
         return Response(JobSerializer(cancel_job(job=job)).data)

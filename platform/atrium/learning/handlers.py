@@ -23,5 +23,11 @@ def ingest(job: Job, reporter: JobReporter) -> dict[str, Any]:
         if done % 20 == 0 or done == total_:
             reporter.progress(done / max(total_, 1) * 0.9, f"decoded {done}/{total_} files", files=done)
 
-    report = ingest_sources(study=study, sources=iter_sources(root), site=job.params.get("site", ""), progress=progress, total=total)
+    report = ingest_sources(
+        study=study,
+        sources=iter_sources(root),
+        site=job.params.get("site", ""),
+        progress=progress,
+        total=total,
+    )
     return report.as_dict()

@@ -21,7 +21,9 @@ class ModelVersion(models.Model):
     config = models.JSONField(default=dict, blank=True)
     training_set = models.JSONField(default=list, blank=True, help_text="annotation version ids")
     metrics = models.JSONField(default=dict, blank=True, help_text="on the study's fixed validation split")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     weights_key = models.CharField(max_length=200, blank=True)
     promoted = models.BooleanField(default=False, help_text="serves pre-annotation for its study")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -6,7 +6,7 @@ from atrium.learning.models import Job, JobKind
 
 
 class JobSerializer(serializers.ModelSerializer):
-    study = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    study: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     queue = serializers.CharField(read_only=True)
 
     class Meta:

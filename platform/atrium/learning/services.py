@@ -72,7 +72,9 @@ def _push_job(job: Job) -> None:
     )
 
 
-def enqueue_job(*, kind: str, params: dict[str, Any] | None = None, study: Any = None, created_by: Any = None) -> Job:
+def enqueue_job(
+    *, kind: str, params: dict[str, Any] | None = None, study: Any = None, created_by: Any = None
+) -> Job:
     """Create a job and queue it on its queue once the surrounding transaction commits."""
     if kind not in JobKind.values:
         raise ValueError(f"unknown job kind {kind!r}; expected one of {', '.join(JobKind.values)}")
@@ -93,9 +95,8 @@ def claim_job(job_id: int) -> Job | None:
     """Move a queued (or abandoned running) job to running. Returns None if someone else has it."""
     now = timezone.now()
     claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-    updated = (
-        Job.objects.filter(claimable, pk=job_id, cancel_requested=False)
-        .update(state=JobState.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, error="")
+    updated = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
+        state=JobState.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, error=""
     )
     if not updated:
         return None
@@ -132,7 +133,7 @@ def run_job(job_id: int) -> str:
     except JobCancelled:
         _finish(job, JobState.CANCELLED, error="cancelled by user")
         return JobState.CANCELLED
-    except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never lost
+    except Exception as exc:
         logger.exception("job %s failed", job.pk)
         _finish(job, JobState.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
         return JobState.FAILED

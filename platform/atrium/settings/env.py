@@ -56,7 +56,7 @@ def env_list(name: str, default: list[str] | object = _MISSING) -> list[str]:
     if raw is None:
         if default is _MISSING:
             raise ImproperlyConfigured(f"environment variable {name} is required but not set")
-        return list(default)  # type: ignore[call-overload]
+        return list(default)  # type: ignore[call-overload, arg-type]
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 # Tests keep their files (SQLite database, pixel store, filesystem broker) apart from the demo's var/.
 os.environ.setdefault("ATRIUM_VAR_DIR", str(Path(__file__).resolve().parents[3] / "var" / "test"))
 
-from atrium.settings.base import *  # noqa: E402, F403
-from atrium.settings.base import DATABASES, VAR_DIR  # noqa: E402
-from atrium.settings.env import env_str  # noqa: E402
+from atrium.settings.base import *  # noqa: F403
+from atrium.settings.base import DATABASES, VAR_DIR
+from atrium.settings.env import env_str
 
 DEBUG = False
 SECRET_KEY = "atrium-test-key"
@@ -17,7 +17,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # A worker process started by the tests must reach the test database, so SQLite's test database
 # is a file, never in memory; ATRIUM_TEST_DB_NAME points the worker at the database the tests made.
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-atrium.sqlite3")}
 _override = env_str("ATRIUM_TEST_DB_NAME", "")
 if _override:

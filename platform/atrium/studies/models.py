@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from atrium.annotations.validation import CARDIAC_STRUCTURES  # noqa: E402
+from atrium.annotations.validation import CARDIAC_STRUCTURES
 
 
 class TaskKind(models.TextChoices):
@@ -50,7 +50,9 @@ class Study(models.Model):
     task_kind = models.CharField(max_length=20, choices=TaskKind.choices)
     label_schema = models.JSONField(default=dict, blank=True)
     blind = models.BooleanField(default=False, help_text="Readers see only their own annotations.")
-    blind_hides_model = models.BooleanField(default=False, help_text="In blind reading, hide model output too.")
+    blind_hides_model = models.BooleanField(
+        default=False, help_text="In blind reading, hide model output too."
+    )
     reads_per_case = models.PositiveSmallIntegerField(default=1)
     al_strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.ENTROPY)
     retrain_after_n_submissions = models.PositiveIntegerField(
@@ -67,14 +69,14 @@ class Study(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def clean(self) -> None:
-        if self.reads_per_case < 1:
-            raise ValidationError({"reads_per_case": "a case needs at least one read"})
-
     def save(self, *args: object, **kwargs: object) -> None:
         if not self.label_schema:
             self.label_schema = default_label_schema(self.task_kind)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def clean(self) -> None:
+        if self.reads_per_case < 1:
+            raise ValidationError({"reads_per_case": "a case needs at least one read"})
 
 
 class CaseStatus(models.TextChoices):
@@ -123,7 +125,9 @@ class Assignment(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
     read_number = models.PositiveSmallIntegerField(default=1)
-    status = models.CharField(max_length=20, choices=AssignmentStatus.choices, default=AssignmentStatus.ASSIGNED)
+    status = models.CharField(
+        max_length=20, choices=AssignmentStatus.choices, default=AssignmentStatus.ASSIGNED
+    )
     assigned_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
 

@@ -13,7 +13,17 @@ from atrium.studies.models import Case, Study
 class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
-        fields = ["id", "slug", "name", "task_kind", "blind", "blind_hides_model", "reads_per_case", "label_schema", "al_strategy"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "task_kind",
+            "blind",
+            "blind_hides_model",
+            "reads_per_case",
+            "label_schema",
+            "al_strategy",
+        ]
 
 
 class SeriesMetaSerializer(serializers.ModelSerializer):
@@ -47,7 +57,18 @@ class CaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Case
-        fields = ["id", "title", "status", "split", "ed_phase", "es_phase", "vendor", "site", "study", "series"]
+        fields = [
+            "id",
+            "title",
+            "status",
+            "split",
+            "ed_phase",
+            "es_phase",
+            "vendor",
+            "site",
+            "study",
+            "series",
+        ]
 
     def get_series(self, case: Case) -> list[dict[str, Any]]:
         return [SeriesMetaSerializer(case.series).data]

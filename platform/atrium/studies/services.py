@@ -24,7 +24,9 @@ def create_study(
 
     if task_kind not in TaskKind.values:
         raise ValueError(f"unknown task kind {task_kind!r}; expected one of {', '.join(TaskKind.values)}")
-    study = Study(slug=slug, name=name, task_kind=task_kind, blind=blind, reads_per_case=reads_per_case, **options)
+    study = Study(
+        slug=slug, name=name, task_kind=task_kind, blind=blind, reads_per_case=reads_per_case, **options
+    )
     study.full_clean()
     study.save()
     for user in members or []:
@@ -63,7 +65,11 @@ def next_case_for(*, user: Any, study: Any = None) -> Any:
         Case.objects.filter(study__in=studies)
         .exclude(status=CaseStatus.COMPLETE)
         .exclude(assignments__user=user)
-        .annotate(priority=Max("queue_items__priority", filter=Q(queue_items__user__isnull=True) | Q(queue_items__user=user)))
+        .annotate(
+            priority=Max(
+                "queue_items__priority", filter=Q(queue_items__user__isnull=True) | Q(queue_items__user=user)
+            )
+        )
         .order_by(F("priority").desc(nulls_last=True), "id")
         .values_list("pk", flat=True)[:50]
     )
@@ -89,7 +95,10 @@ def submit_case(*, case: Any, user: Any) -> Any:
 
     case = Case.objects.select_for_update().select_related("study").get(pk=case.pk)
     assignment = (
-        Assignment.objects.filter(case=case, user=user).exclude(status=AssignmentStatus.SUBMITTED).order_by("read_number").first()
+        Assignment.objects.filter(case=case, user=user)
+        .exclude(status=AssignmentStatus.SUBMITTED)
+        .order_by("read_number")
+        .first()
     )
     if assignment is None:
         if Assignment.objects.filter(case=case, user=user, status=AssignmentStatus.SUBMITTED).exists():

@@ -94,7 +94,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         if not options["setup_only"] and port_in_use(host, port):
-            raise CommandError(f"port {port} on {host} is already in use; stop what runs there or pass --port N")
+            raise CommandError(
+                f"port {port} on {host} is already in use; stop what runs there or pass --port N"
+            )
         var = Path(settings.VAR_DIR)
         var.mkdir(parents=True, exist_ok=True)
         self.stdout.write("migrating the database ...")
@@ -120,18 +122,41 @@ class Command(BaseCommand):
         self._serve(host, port)
 
     def _serve(self, host: str, port: int) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(settings.PLATFORM_DIR), str(settings.REPO_DIR)])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(settings.PLATFORM_DIR), str(settings.REPO_DIR)]),
+        }
         python = sys.executable
         worker = subprocess.Popen(
-            [python, "-m", "celery", "-A", "atrium.celery_app", "worker", "-Q", "cpu,gpu", "-P", "solo",
-             "--without-mingle", "--without-gossip", "--loglevel", "INFO", "-n", "demo@%h"],
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "atrium.celery_app",
+                "worker",
+                "-Q",
+                "cpu,gpu",
+                "-P",
+                "solo",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "INFO",
+                "-n",
+                "demo@%h",
+            ],
             env=env,
         )
         server = subprocess.Popen(
             [python, "-m", "daphne", "-b", host, "-p", str(port), "atrium.asgi:application"], env=env
         )
         url = f"http://{host}:{port}/"
-        self.stdout.write(self.style.SUCCESS(f"Atrium is running at {url} (log in at {url}accounts/login/); Ctrl-C stops it"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Atrium is running at {url} (log in at {url}accounts/login/); Ctrl-C stops it"
+            )
+        )
         children = [server, worker]
 
         def stop(*_: Any) -> None:
