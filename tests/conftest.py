@@ -96,10 +96,26 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
-    log = open(Path(settings.VAR_DIR) / "worker.log", "w")  # noqa: SIM115
+    log = open(Path(settings.VAR_DIR) / "worker.log", "w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "atrium.celery_app", "worker", "-Q", "cpu,gpu", "-P", "solo",
-         "--without-mingle", "--without-gossip", "--loglevel", "INFO", "-n", f"test{os.getpid()}@%h"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "atrium.celery_app",
+            "worker",
+            "-Q",
+            "cpu,gpu",
+            "-P",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"test{os.getpid()}@%h",
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -21,7 +21,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pw-for-tests")
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+    def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 
@@ -80,7 +80,7 @@ class SeriesFactory(factory.django.DjangoModelFactory):
     store_key = factory.LazyAttribute(lambda o: "")
 
     @factory.post_generation
-    def with_pixels(obj, create, extracted, **kwargs):  # noqa: N805
+    def with_pixels(obj, create, extracted, **kwargs):
         if create and not obj.store_key:
             obj.store_key = _store_array(obj, list(obj.shape), obj.dtype)
             obj.save(update_fields=["store_key"])

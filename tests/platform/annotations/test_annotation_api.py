@@ -26,7 +26,12 @@ def test_an_annotator_saves_a_contour_and_reads_it_back(people, case, api_client
     created = client.post(f"/api/cases/{case.pk}/annotations/", contour(), format="json")
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["version"] == 1 and body["data"]["points"] == [[2.0, 2.0], [10.0, 2.0], [10.0, 10.0], [2.0, 10.0]]
+    assert body["version"] == 1 and body["data"]["points"] == [
+        [2.0, 2.0],
+        [10.0, 2.0],
+        [10.0, 10.0],
+        [2.0, 10.0],
+    ]
     listed = client.get(f"/api/cases/{case.pk}/annotations/").json()
     assert [a["id"] for a in listed] == [body["id"]]
 
@@ -35,7 +40,11 @@ def test_an_edit_creates_a_new_version_and_keeps_the_old_one(people, case, api_c
     client = api_client(people.annotator)
     first = client.post(f"/api/cases/{case.pk}/annotations/", contour(), format="json").json()
     moved = [[x + 1, y] for x, y in SQUARE]
-    second = client.put(f"/api/annotations/{first['id']}/", {"data": contour(points=moved)["data"], "version": 1}, format="json")
+    second = client.put(
+        f"/api/annotations/{first['id']}/",
+        {"data": contour(points=moved)["data"], "version": 1},
+        format="json",
+    )
     assert second.status_code == 200, second.content
     assert second.json()["version"] == 2
     history = client.get(f"/api/annotations/{first['id']}/versions/").json()
@@ -47,8 +56,15 @@ def test_a_save_based_on_a_stale_version_is_a_409_and_overwrites_nothing(people,
     client = api_client(people.annotator)
     created = client.post(f"/api/cases/{case.pk}/annotations/", contour(), format="json").json()
     url = f"/api/annotations/{created['id']}/"
-    assert client.put(url, {"data": contour(points=[[1, 1], [5, 1], [5, 5]])["data"], "version": 1}, format="json").status_code == 200
-    stale = client.put(url, {"data": contour(points=[[0, 0], [9, 0], [9, 9]])["data"], "version": 1}, format="json")
+    assert (
+        client.put(
+            url, {"data": contour(points=[[1, 1], [5, 1], [5, 5]])["data"], "version": 1}, format="json"
+        ).status_code
+        == 200
+    )
+    stale = client.put(
+        url, {"data": contour(points=[[0, 0], [9, 0], [9, 9]])["data"], "version": 1}, format="json"
+    )
     assert stale.status_code == 409
     assert "version 2" in stale.json()["detail"]
     assert stale.json()["current"]["data"]["points"] == [[1.0, 1.0], [5.0, 1.0], [5.0, 5.0]]
@@ -64,7 +80,11 @@ def test_deleting_is_a_new_version_and_hides_the_annotation(people, case, api_cl
 
 
 def test_versions_are_immutable_in_the_database(people, case, api_client):
-    created = api_client(people.annotator).post(f"/api/cases/{case.pk}/annotations/", contour(), format="json").json()
+    created = (
+        api_client(people.annotator)
+        .post(f"/api/cases/{case.pk}/annotations/", contour(), format="json")
+        .json()
+    )
     version = AnnotationVersion.objects.get(annotation_id=created["id"], number=1)
     version.data = {"tampered": True}
     with pytest.raises(ImmutableVersionError):
@@ -82,7 +102,10 @@ def test_versions_are_immutable_in_the_database(people, case, api_client):
         (contour(points=[[1, 1], [2, 2], [200, 3]]), "outside the 16x16 image"),
         (contour(points=[[1, 1], [2, "x"], [3, 3]]), "two finite numbers"),
         (contour(points=[[1, 1]] * 5000), "at most 4000 points"),
-        ({"kind": "plane_label", "data": {"plane": "4CH", "frame_start": 0, "frame_stop": 1}}, "ultrasound clip"),
+        (
+            {"kind": "plane_label", "data": {"plane": "4CH", "frame_start": 0, "frame_stop": 1}},
+            "ultrasound clip",
+        ),
         ({"kind": "scribble", "data": {}}, "kind"),
         ({"kind": "contour", "data": "not an object"}, "data must be a JSON object"),
     ],
@@ -103,7 +126,11 @@ def test_malformed_json_is_a_400(people, case, api_client):
 
 
 def test_only_the_author_may_edit_an_annotation(people, case, api_client):
-    created = api_client(people.annotator).post(f"/api/cases/{case.pk}/annotations/", contour(), format="json").json()
+    created = (
+        api_client(people.annotator)
+        .post(f"/api/cases/{case.pk}/annotations/", contour(), format="json")
+        .json()
+    )
     response = api_client(people.annotator2).put(
         f"/api/annotations/{created['id']}/", {"data": contour()["data"], "version": 1}, format="json"
     )
@@ -119,7 +146,11 @@ def test_a_non_member_cannot_see_or_annotate_the_case(people, case, api_client):
 def test_blind_reading_hides_other_observers_annotations(people, case, api_client, study):
     study.blind = True
     study.save()
-    created = api_client(people.annotator).post(f"/api/cases/{case.pk}/annotations/", contour(), format="json").json()
+    created = (
+        api_client(people.annotator)
+        .post(f"/api/cases/{case.pk}/annotations/", contour(), format="json")
+        .json()
+    )
     other = api_client(people.annotator2)
     assert other.get(f"/api/cases/{case.pk}/annotations/").json() == []
     assert other.get(f"/api/annotations/{created['id']}/").status_code == 404
@@ -148,7 +179,9 @@ def test_every_write_is_audited_with_before_and_after(people, case, api_client):
 
     client = api_client(people.annotator)
     created = client.post(f"/api/cases/{case.pk}/annotations/", contour(), format="json").json()
-    client.put(f"/api/annotations/{created['id']}/", {"data": contour(slice=0)["data"], "version": 1}, format="json")
+    client.put(
+        f"/api/annotations/{created['id']}/", {"data": contour(slice=0)["data"], "version": 1}, format="json"
+    )
     entries = list(AuditEntry.objects.filter(object_type="Annotation").order_by("id"))
     assert [e.action for e in entries] == ["annotation.create", "annotation.update"]
     assert entries[1].before["version"] == 1 and entries[1].after["version"] == 2

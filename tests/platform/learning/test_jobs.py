@@ -83,7 +83,9 @@ def test_a_queued_job_cancelled_from_the_api_never_runs(people, study, api_clien
 
 
 def test_annotators_cannot_start_jobs(people, study, api_client):
-    response = api_client(people.annotator).post("/api/jobs/", {"kind": "train", "study": study.slug}, format="json")
+    response = api_client(people.annotator).post(
+        "/api/jobs/", {"kind": "train", "study": study.slug}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -103,7 +105,9 @@ def test_an_ingest_job_runs_in_a_real_worker_process(celery_worker_process, demo
 
     study = Study.objects.create(slug="worker-study", name="Worker study", task_kind="cardiac")
     job = enqueue_job(kind="ingest", study=study, params={"path": str(demo_dicom)})
-    finished = wait_for(lambda: Job.objects.filter(pk=job.pk, state__in=["succeeded", "failed"]).first(), timeout=90)
+    finished = wait_for(
+        lambda: Job.objects.filter(pk=job.pk, state__in=["succeeded", "failed"]).first(), timeout=90
+    )
     assert finished is not None, f"job still {Job.objects.get(pk=job.pk).state}"
     assert finished.state == JobState.SUCCEEDED, finished.error
     assert finished.progress == 1.0 and finished.attempts == 1
