@@ -1,0 +1,1 @@
+"""Synthetic phantoms (cardiac cine MR, fetal ultrasound), vendor profiles, datasets and transforms."""

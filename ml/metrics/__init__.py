@@ -1,0 +1,1 @@
+"""Overlap, surface-distance, image-quality and agreement metrics (pure NumPy/SciPy)."""
