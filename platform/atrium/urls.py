@@ -9,6 +9,8 @@ from rest_framework.routers import DefaultRouter
 
 from atrium import health
 from atrium.accounts.api import MeView
+from atrium.agreement.urls import api_urlpatterns as agreement_api
+from atrium.agreement.urls import page_urlpatterns as agreement_pages
 from atrium.annotations.urls import api_urlpatterns as annotation_api
 from atrium.imaging.urls import api_urlpatterns as imaging_api
 from atrium.imaging.urls import dicomweb_urlpatterns
@@ -27,6 +29,7 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *imaging_api,
     *annotation_api,
+    *agreement_api,
     *router.urls,
 ]
 
@@ -34,6 +37,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("dicomweb/", include(dicomweb_urlpatterns)),
+    path("reports/", include(agreement_pages)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("", include("annotation_ui.urls")),

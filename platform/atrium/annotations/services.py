@@ -61,6 +61,21 @@ def _after_save(annotation: Annotation, action: str, before: Any) -> None:
     transaction.on_commit(push_event)
 
 
+def current_read(*, case: Case, user: Any) -> Any:
+    """The read an annotation belongs to: the user's open assignment on the case, else their latest one,
+    else a first read created now. Repeated reads (read_number > 1) give intra-observer agreement."""
+    from atrium.studies.models import Assignment, AssignmentStatus
+
+    reads = Assignment.objects.filter(case=case, user=user).order_by("-read_number")
+    open_read = reads.exclude(status=AssignmentStatus.SUBMITTED).first()
+    if open_read is not None:
+        return open_read
+    latest = reads.first()
+    if latest is not None:
+        return latest
+    return Assignment.objects.create(case=case, user=user, status=AssignmentStatus.IN_PROGRESS)
+
+
 @transaction.atomic
 def create_annotation(*, case: Case, author: Any, kind: str, data: Any) -> Annotation:
     cleaned = _clean(case, kind, data)
@@ -70,7 +85,9 @@ def create_annotation(*, case: Case, author: Any, kind: str, data: Any) -> Annot
             return update_annotation(
                 annotation=existing, author=author, data=cleaned, expected_version=existing.version
             )
-    annotation = Annotation.objects.create(case=case, author=author, kind=kind, data=cleaned, version=1)
+    annotation = Annotation.objects.create(
+        case=case, author=author, kind=kind, data=cleaned, version=1, assignment=current_read(case=case, user=author)
+    )
     AnnotationVersion.objects.create(annotation=annotation, number=1, author=author, data=cleaned)
     _after_save(annotation, "annotation.create", None)
     return annotation

@@ -83,7 +83,9 @@ def assemble(instances: list[DecodedInstance]) -> AssembledSeries:
 
 
 def _assemble_clip(instances: list[DecodedInstance]) -> AssembledSeries:
-    ordered = sorted(instances, key=lambda inst: (int(inst.header.get("InstanceNumber", 0) or 0), inst.sop_uid))
+    ordered = sorted(
+        instances, key=lambda inst: (int(inst.header.get("InstanceNumber", 0) or 0), inst.sop_uid)
+    )
     arrays, colors, placements = [], [], []
     cursor = 0
     for inst in ordered:
@@ -133,7 +135,12 @@ def _assemble_cine(instances: list[DecodedInstance]) -> AssembledSeries:
         normal = slice_normal(orientation)
         for index, frame_info in enumerate(inst.per_frame):
             entries.append(
-                (position_along_normal(frame_info["position"], normal), frame_info.get("trigger_time") or 0.0, inst, index)
+                (
+                    position_along_normal(frame_info["position"], normal),
+                    frame_info.get("trigger_time") or 0.0,
+                    inst,
+                    index,
+                )
             )
     else:
         normal = slice_normal(header_floats(first, "ImageOrientationPatient") or [])
@@ -143,7 +150,9 @@ def _assemble_cine(instances: list[DecodedInstance]) -> AssembledSeries:
             entries.append((position_along_normal(position, normal), trigger or 0.0, inst, 0))
 
     positions = group_positions([e[0] for e in entries])
-    by_slice: dict[int, list[tuple[float, float, DecodedInstance, int]]] = {i: [] for i in range(len(positions))}
+    by_slice: dict[int, list[tuple[float, float, DecodedInstance, int]]] = {
+        i: [] for i in range(len(positions))
+    }
     for entry in entries:
         slice_index = int(np.argmin([abs(entry[0] - p) for p in positions]))
         by_slice[slice_index].append(entry)
@@ -172,7 +181,9 @@ def _assemble_cine(instances: list[DecodedInstance]) -> AssembledSeries:
                     )
                 )
     if len(instances) == 1:
-        placements.append(Placement(sop_uid=instances[0].sop_uid, first_frame=0, n_frames=array.shape[0] * n_phases))
+        placements.append(
+            Placement(sop_uid=instances[0].sop_uid, first_frame=0, n_frames=array.shape[0] * n_phases)
+        )
     frame_info = instances[0].per_frame[0] if instances[0].per_frame else {}
     spacing = header_floats(first, "PixelSpacing") or frame_info.get("pixel_spacing") or []
     thickness = header_float(first, "SliceThickness") or frame_info.get("slice_thickness")

@@ -26,6 +26,7 @@ class DecodedInstance:
     frames: np.ndarray
     color: np.ndarray | None = None
     per_frame: list[dict[str, Any]] = field(default_factory=list)
+    original: Any = None  # the SourceFile, kept only while a study that keeps originals ingests it
 
     @property
     def series_uid(self) -> str:
@@ -87,7 +88,8 @@ def _per_frame_geometry(ds: Dataset, n_frames: int) -> list[dict[str, Any]]:
 
 
 def _describe_decode_failure(label: str, exc: BaseException) -> IngestError:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = " ".join(lines[:3]) if lines else type(exc).__name__
     lowered = text.lower()
     if any(word in lowered for word in ("missing", "length", "truncat", "less than expected", "too short")):
         return IngestError(label, f"is truncated: the pixel data is shorter than its header says ({text})")
@@ -122,7 +124,9 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
     try:
         ds = pydicom.dcmread(source)
     except InvalidDicomError:
-        raise IngestError(label, "is not a DICOM file (no DICM preamble and no recognisable header)") from None
+        raise IngestError(
+            label, "is not a DICOM file (no DICM preamble and no recognisable header)"
+        ) from None
     except (EOFError, OSError, ValueError, TypeError, KeyError, AttributeError, struct.error) as exc:
         raise IngestError(label, f"cannot be parsed as DICOM ({type(exc).__name__}: {exc})") from None
     if "PixelData" not in ds and "FloatPixelData" not in ds:
@@ -152,9 +156,13 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
     elif samples == 1:
         frames = pixels if n_frames > 1 else pixels[np.newaxis]
     else:
-        raise IngestError(label, f"has {samples} samples per pixel; only grey (1) and colour (3) are supported")
+        raise IngestError(
+            label, f"has {samples} samples per pixel; only grey (1) and colour (3) are supported"
+        )
     if frames.ndim != 3:
-        raise IngestError(label, f"decodes to an array of shape {pixels.shape}, which is not a set of 2D frames")
+        raise IngestError(
+            label, f"decodes to an array of shape {pixels.shape}, which is not a set of 2D frames"
+        )
     if frames.dtype.byteorder == ">" or (frames.dtype.byteorder == "=" and sys.byteorder == "big"):
         frames = frames.astype(frames.dtype.newbyteorder("<"))
 

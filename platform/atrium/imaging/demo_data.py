@@ -37,7 +37,9 @@ def make_demo_data(
     for i in range(n_cardiac):
         vendor = VENDOR_CYCLE[i % len(VENDOR_CYCLE)]
         n_slices, n_phases = int(rng.integers(8, 13)), int(rng.integers(20, 31))
-        cine = make_cardiac_cine(seed * 1000 + i, n_slices=n_slices, n_phases=n_phases, size=size, vendor=vendor)
+        cine = make_cardiac_cine(
+            seed * 1000 + i, n_slices=n_slices, n_phases=n_phases, size=size, vendor=vendor
+        )
         folder = out_dir / "cardiac" / f"sax_{i:03d}"
         series_uid = write_cardiac_cine(
             folder,
@@ -93,7 +95,9 @@ def make_demo_data(
             }
         )
         if progress:
-            progress(f"ultrasound {i + 1}/{n_ultrasound}: {clip.frames.shape[0]} frames ({vendor}{', RGB' if rgb else ''})")
+            progress(
+                f"ultrasound {i + 1}/{n_ultrasound}: {clip.frames.shape[0]} frames ({vendor}{', RGB' if rgb else ''})"
+            )
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 

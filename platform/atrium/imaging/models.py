@@ -66,7 +66,9 @@ class Series(models.Model):
     manufacturer = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.DICOM)
     store_key = models.CharField(max_length=200, help_text="pixel-store key of the array")
-    color_store_key = models.CharField(max_length=200, blank=True, help_text="RGB original beside the grey array")
+    color_store_key = models.CharField(
+        max_length=200, blank=True, help_text="RGB original beside the grey array"
+    )
     label_store_key = models.CharField(max_length=200, blank=True, help_text="reference label map, if any")
     derived_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -111,7 +113,9 @@ class Instance(models.Model):
     transfer_syntax_uid = models.CharField(max_length=64, blank=True)
     original_key = models.CharField(max_length=200, blank=True, help_text="kept original file, if opted in")
     dicom_json = models.JSONField(
-        default=dict, blank=True, help_text="de-identified header as DICOM JSON (no pixel data), for WADO-RS metadata"
+        default=dict,
+        blank=True,
+        help_text="de-identified header as DICOM JSON (no pixel data), for WADO-RS metadata",
     )
 
     class Meta:

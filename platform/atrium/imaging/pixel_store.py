@@ -41,6 +41,18 @@ class PixelStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def write_bytes(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
     def open(self, key: str) -> np.ndarray:
         """A read-only memory map of the array; slicing it reads only the bytes asked for."""
         return np.load(self.path(key), mmap_mode="r", allow_pickle=False)

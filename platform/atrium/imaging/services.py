@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,11 @@ from django.db import IntegrityError, transaction
 
 from atrium.imaging.assembly import AssembledSeries, assemble
 from atrium.imaging.decode import DecodedInstance, read_instance
-from atrium.imaging.deid import deidentify, pseudonymous_uid
+from atrium.imaging.deid import deidentify, pseudonym, pseudonymous_uid
+from atrium.imaging.dicom_json import header_json
 from atrium.imaging.errors import IngestError
 from atrium.imaging.models import ImagingStudy, Instance, Layout, Patient, Series, Source
+from atrium.imaging.nifti import load_nifti_cine
 from atrium.imaging.pixel_store import PixelStore, get_pixel_store
 from atrium.imaging.sources import SourceFile
 from atrium.studies.models import Case, Study
@@ -67,7 +70,13 @@ def _parse_date(value: Any) -> date | None:
 
 
 def decode_sources(
-    sources: Iterable[SourceFile], *, salt: str, report: IngestReport, progress: Progress | None = None, total: int = 0
+    sources: Iterable[SourceFile],
+    *,
+    salt: str,
+    report: IngestReport,
+    progress: Progress | None = None,
+    total: int = 0,
+    keep_originals: bool = False,
 ) -> dict[str, list[DecodedInstance]]:
     """Decode and de-identify every file, grouped by pseudonymous series UID. Bad files go to report.errors."""
     groups: dict[str, list[DecodedInstance]] = defaultdict(list)
@@ -79,6 +88,8 @@ def decode_sources(
             report.errors.append(str(exc))
         else:
             deidentify(decoded.header, salt)
+            if keep_originals:
+                decoded.original = source
             groups[decoded.series_uid].append(decoded)
         if progress is not None:
             progress(report.files_seen, total, source.name)
@@ -94,7 +105,9 @@ def _drop_duplicates(instances: list[DecodedInstance], report: IngestReport) -> 
             continue
         seen.add(inst.sop_uid)
         unique.append(inst)
-    existing = set(Instance.objects.filter(sop_instance_uid__in=seen).values_list("sop_instance_uid", flat=True))
+    existing = set(
+        Instance.objects.filter(sop_instance_uid__in=seen).values_list("sop_instance_uid", flat=True)
+    )
     report.duplicates += len(existing)
     return [inst for inst in unique if inst.sop_uid not in existing]
 
@@ -117,13 +130,20 @@ def store_series(
     store.write(key, assembled.array)
     if color_key:
         store.write(color_key, assembled.color)  # type: ignore[arg-type]
+    original_keys = {
+        inst.sop_uid: _keep_original(store, inst) for inst in instances if inst.original is not None
+    }
     try:
         with transaction.atomic():
             patient, _ = Patient.objects.get_or_create(
-                study=study, pseudonym=str(first.PatientID), defaults={"sex": str(first.get("PatientSex", ""))[:1]}
+                study=study,
+                pseudonym=str(first.PatientID),
+                defaults={"sex": str(first.get("PatientSex", ""))[:1]},
             )
             imaging_study, _ = ImagingStudy.objects.get_or_create(
-                study_instance_uid=str(first.get("StudyInstanceUID") or pseudonymous_uid(series_uid, "study")),
+                study_instance_uid=str(
+                    first.get("StudyInstanceUID") or pseudonymous_uid(series_uid, "study")
+                ),
                 defaults={
                     "patient": patient,
                     "description": str(first.get("SeriesDescription", ""))[:200],
@@ -167,8 +187,14 @@ def store_series(
                         trigger_time_ms=placement.trigger_time_ms,
                         slice_location_mm=placement.slice_location_mm,
                         transfer_syntax_uid=str(
-                            getattr(getattr(by_uid[placement.sop_uid].header, "file_meta", None), "TransferSyntaxUID", "")
+                            getattr(
+                                getattr(by_uid[placement.sop_uid].header, "file_meta", None),
+                                "TransferSyntaxUID",
+                                "",
+                            )
                         ),
+                        original_key=original_keys.get(placement.sop_uid, ""),
+                        dicom_json=header_json(by_uid[placement.sop_uid].header),
                     )
                     for placement in assembled.placements
                 ]
@@ -181,10 +207,21 @@ def store_series(
                 site=site,
             )
     except BaseException:
-        store.delete(key)
-        store.delete(color_key)
+        for stored in (key, color_key, *original_keys.values()):
+            store.delete(stored)
         raise
     return series, case
+
+
+def _keep_original(store: PixelStore, inst: DecodedInstance) -> str:
+    """Copy the original file into the store. Only called for studies that opt in to keeping originals."""
+    key = store.new_key("originals").removesuffix(".npy") + ".dcm"
+    source: SourceFile = inst.original
+    if source.path is not None:
+        store.write_bytes(key, source.path.read_bytes())
+    else:
+        store.write_bytes(key, source.data or b"")
+    return key
 
 
 def _window_from_header(ds: Any) -> tuple[float, float] | None:
@@ -211,10 +248,23 @@ def ingest_sources(
     site: str = "",
     progress: Progress | None = None,
     total: int = 0,
+    all_or_nothing: bool = False,
 ) -> IngestReport:
-    """Ingest files into `study`. Bad files are reported; every good series is stored whole or not at all."""
+    """Ingest files into `study`. Bad files are reported; every good series is stored whole or not at all.
+
+    With all_or_nothing (the upload API), a single bad file means nothing is stored.
+    """
     report = IngestReport()
-    groups = decode_sources(sources, salt=study.deid_salt, report=report, progress=progress, total=total)
+    groups = decode_sources(
+        sources,
+        salt=study.deid_salt,
+        report=report,
+        progress=progress,
+        total=total,
+        keep_originals=study.keep_original_dicom,
+    )
+    if all_or_nothing and report.errors:
+        return report
     for series_uid, instances in groups.items():
         fresh = _drop_duplicates(instances, report)
         if not fresh:
@@ -238,12 +288,81 @@ def ingest_sources(
     return report
 
 
+def ingest_nifti(
+    *,
+    study: Study,
+    image_path: Path,
+    seg_path: Path | None = None,
+    mapping: dict[int, int] | None = None,
+    site: str = "",
+    store: PixelStore | None = None,
+) -> tuple[Series, Case, bool]:
+    """Store a NIfTI short-axis cine (and its label map) as a series with source="nifti".
+
+    Returns (series, case, created); re-ingesting the same file into the same study creates nothing.
+    The subject is the folder name (UK Biobank layout: one folder per subject), pseudonymised per study.
+    """
+    store = store or get_pixel_store()
+    cine = load_nifti_cine(image_path, seg_path, mapping)
+    subject = image_path.parent.name if image_path.name == "sa.nii.gz" else image_path.name.split(".")[0]
+    series_uid = pseudonymous_uid(f"nifti:{subject}:{image_path.name}", study.deid_salt)
+    existing = Series.objects.filter(series_instance_uid=series_uid, cases__study=study).first()
+    if existing is not None:
+        return existing, existing.cases.get(study=study), False
+    key = store.new_key("series")
+    store.write(key, cine.image)
+    label_key = ""
+    if cine.labels is not None:
+        label_key = store.new_key("labels")
+        store.write(label_key, cine.labels)
+    try:
+        with transaction.atomic():
+            patient, _ = Patient.objects.get_or_create(
+                study=study, pseudonym=pseudonym(subject, study.deid_salt)
+            )
+            imaging_study, _ = ImagingStudy.objects.get_or_create(
+                study_instance_uid=pseudonymous_uid(f"nifti-study:{subject}", study.deid_salt),
+                defaults={"patient": patient, "description": "NIfTI short-axis cine", "site": site},
+            )
+            center, width = default_window(cine.image)
+            series = Series.objects.create(
+                imaging_study=imaging_study,
+                series_instance_uid=series_uid,
+                modality="MR",
+                description=f"NIfTI {image_path.name}"[:200],
+                layout=Layout.CINE,
+                shape=list(cine.image.shape),
+                dtype=str(cine.image.dtype),
+                pixel_spacing_mm=cine.pixel_spacing_mm,
+                slice_thickness_mm=cine.slice_thickness_mm,
+                slice_spacing_mm=cine.slice_spacing_mm,
+                frame_time_ms=cine.frame_time_ms,
+                window_center=center,
+                window_width=width,
+                source=Source.NIFTI,
+                store_key=key,
+                label_store_key=label_key,
+            )
+            case = Case.objects.create(
+                study=study, series=series, title=f"{patient.pseudonym} MR NIfTI cine"[:200], site=site
+            )
+    except BaseException:
+        store.delete(key)
+        store.delete(label_key)
+        raise
+    return series, case, True
+
+
 def attach_reference_labels(*, series: Series, labels: np.ndarray, store: PixelStore | None = None) -> None:
     """Keep a reference label map (synthetic ground truth, or a NIfTI segmentation) beside a series."""
     store = store or get_pixel_store()
-    expected = tuple(series.shape[:1]) if series.layout == Layout.CLIP and labels.ndim == 1 else tuple(series.shape)
+    expected = (
+        tuple(series.shape[:1]) if series.layout == Layout.CLIP and labels.ndim == 1 else tuple(series.shape)
+    )
     if tuple(labels.shape) != expected:
-        raise IngestError(series.series_instance_uid, f"label map shape {labels.shape} != expected {expected}")
+        raise IngestError(
+            series.series_instance_uid, f"label map shape {labels.shape} != expected {expected}"
+        )
     key = store.new_key("labels")
     store.write(key, labels.astype(np.uint8))
     old = series.label_store_key
@@ -253,4 +372,11 @@ def attach_reference_labels(*, series: Series, labels: np.ndarray, store: PixelS
         store.delete(old)
 
 
-__all__ = ["IngestReport", "Layout", "attach_reference_labels", "ingest_sources", "store_series"]
+__all__ = [
+    "IngestReport",
+    "Layout",
+    "attach_reference_labels",
+    "ingest_nifti",
+    "ingest_sources",
+    "store_series",
+]

@@ -32,7 +32,11 @@ class SourceFile:
 
 def _skipped(name: str) -> bool:
     base = PurePosixPath(name).name
-    return base in SKIPPED_NAMES or base.startswith(".") or PurePosixPath(base).suffix.lower() in SKIPPED_SUFFIXES
+    return (
+        base in SKIPPED_NAMES
+        or base.startswith(".")
+        or PurePosixPath(base).suffix.lower() in SKIPPED_SUFFIXES
+    )
 
 
 def check_zip(archive: zipfile.ZipFile, label: str) -> list[zipfile.ZipInfo]:
@@ -43,13 +47,22 @@ def check_zip(archive: zipfile.ZipFile, label: str) -> list[zipfile.ZipInfo]:
         if info.is_dir():
             continue
         name = PurePosixPath(info.filename)
-        if name.is_absolute() or ".." in name.parts or info.filename.startswith(("/", "\\")) or ":" in name.parts[0]:
+        if (
+            name.is_absolute()
+            or ".." in name.parts
+            or info.filename.startswith(("/", "\\"))
+            or ":" in name.parts[0]
+        ):
             raise IngestError(label, f"zip member {info.filename!r} has an unsafe path (path traversal)")
         if info.file_size > MAX_ZIP_MEMBER_BYTES:
-            raise IngestError(label, f"zip member {info.filename!r} expands to {info.file_size} bytes, over the limit")
+            raise IngestError(
+                label, f"zip member {info.filename!r} expands to {info.file_size} bytes, over the limit"
+            )
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1024 * 1024 and ratio > MAX_COMPRESSION_RATIO:
-            raise IngestError(label, f"zip member {info.filename!r} has a compression ratio of {ratio:.0f}:1 (zip bomb)")
+            raise IngestError(
+                label, f"zip member {info.filename!r} has a compression ratio of {ratio:.0f}:1 (zip bomb)"
+            )
         total += info.file_size
         if total > MAX_ZIP_TOTAL_BYTES:
             raise IngestError(label, "zip expands beyond the total size limit (zip bomb)")

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -33,7 +32,9 @@ class FakePatient:
 def fake_patient(seed: int, index: int) -> FakePatient:
     rng = np.random.default_rng([seed, index, 7])
     given = ["Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun"][int(rng.integers(10))]
-    family = ["Moss", "Reyes", "Okafor", "Lindqvist", "Tanaka", "Novak", "Haddad", "Silva"][int(rng.integers(8))]
+    family = ["Moss", "Reyes", "Okafor", "Lindqvist", "Tanaka", "Novak", "Haddad", "Silva"][
+        int(rng.integers(8))
+    ]
     year = int(rng.integers(1950, 2000))
     return FakePatient(
         name=f"{family}^{given}",
@@ -95,7 +96,11 @@ def write_cardiac_cine(
     n_slices, n_phases, height, width = image.shape
     out_dir.mkdir(parents=True, exist_ok=True)
     patient = fake_patient(seed, index)
-    study_uid, series_uid, frame_uid = _uid(seed, index, "study"), _uid(seed, index, "series"), _uid(seed, index, "for")
+    study_uid, series_uid, frame_uid = (
+        _uid(seed, index, "study"),
+        _uid(seed, index, "series"),
+        _uid(seed, index, "for"),
+    )
     normal = np.cross(SAX_ROW, SAX_COL)
     origin = np.array([-100.0, -80.0, 40.0]) + index
     pixels = np.clip(np.rint(image * 1000.0), 0, 4095).astype(np.uint16)
@@ -106,7 +111,11 @@ def write_cardiac_cine(
             ds = _base(MR_IMAGE_STORAGE, _uid(seed, index, "sop", s, p))
             _identify(ds, patient, manufacturer, institution)
             ds.Modality = "MR"
-            ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
+            ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = (
+                study_uid,
+                series_uid,
+                frame_uid,
+            )
             ds.SeriesDescription = "CINE SAX"
             ds.SeriesNumber = 1
             ds.InstanceNumber = number
@@ -156,7 +165,7 @@ def write_ultrasound_clip(
     ds.NumberOfFrames = frames.shape[0]
     ds.FrameTime = round(frame_time_ms, 3)
     ds.FrameIncrementPointer = (0x0018, 0x1063)
-    ds.CineRate = int(round(1000.0 / frame_time_ms))
+    ds.CineRate = round(1000.0 / frame_time_ms)
     ds.Rows, ds.Columns = frames.shape[1], frames.shape[2]
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
     if frames.ndim == 4:

@@ -112,3 +112,18 @@ def submit_case(*, case: Any, user: Any) -> Any:
     case.save(update_fields=["status"])
     record_audit(actor=user, action="case.submit", obj=case, study=case.study, after={"status": case.status})
     return case
+
+
+@transaction.atomic
+def assign_repeat_read(*, case: Any, user: Any, assigned_by: Any) -> Any:
+    """Give a reader another, independent read of a case they already read (intra-observer agreement)."""
+    from django.db.models import Max
+
+    from atrium.accounts.services import record_audit
+    from atrium.studies.models import Assignment
+
+    latest = Assignment.objects.filter(case=case, user=user).aggregate(n=Max("read_number"))["n"] or 0
+    assignment = Assignment.objects.create(case=case, user=user, read_number=latest + 1)
+    record_audit(actor=assigned_by, action="assignment.repeat", obj=assignment, study=case.study,
+                 after={"user": user.pk, "read_number": assignment.read_number})
+    return assignment

@@ -33,13 +33,17 @@ class Command(BaseCommand):
         if not root.exists():
             raise CommandError(f"{root}: does not exist")
         total = count_sources(root)
-        bar = tqdm(total=total, unit="file", disable=options["no_progress"], desc="ingest", file=self.stderr._out)
+        bar = tqdm(
+            total=total, unit="file", disable=options["no_progress"], desc="ingest", file=self.stderr._out
+        )
 
         def progress(done: int, total_: int, name: str) -> None:
             bar.update(1)
 
         try:
-            report = ingest_sources(study=study, sources=iter_sources(root), site=options["site"], progress=progress, total=total)
+            report = ingest_sources(
+                study=study, sources=iter_sources(root), site=options["site"], progress=progress, total=total
+            )
         except IngestError as exc:
             raise CommandError(str(exc)) from None
         finally:
