@@ -27,7 +27,7 @@ def push(group: str, event_type: str, payload: dict[str, Any]) -> None:
         return
     try:
         async_to_sync(layer.group_send)(group, {"type": "relay", "event": {"type": event_type, **payload}})
-    except Exception:  # noqa: BLE001 - live updates are advisory; the data is already committed
+    except Exception:
         import logging
 
         logging.getLogger(__name__).warning("could not push %s to %s", event_type, group, exc_info=True)

@@ -2,11 +2,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from annotation_ui import views
+from atrium.accounts.views import RateLimitedLoginView
 
 app_name = "ui"
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.study_list, name="studies"),
     path("studies/<slug:slug>/", views.study_detail, name="study"),

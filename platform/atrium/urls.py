@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from atrium import health
-from atrium.accounts.api import MeView
+from atrium.accounts.api import MeView, TokenDetailView, TokenListView
 from atrium.agreement.urls import api_urlpatterns as agreement_api
 from atrium.agreement.urls import page_urlpatterns as agreement_pages
 from atrium.annotations.urls import api_urlpatterns as annotation_api
@@ -25,6 +25,8 @@ router.register("jobs", JobViewSet, basename="job")
 api_patterns = [
     path("me/", MeView.as_view(), name="me"),
     path("queue/next/", NextCaseView.as_view(), name="queue-next"),
+    path("tokens/", TokenListView.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *imaging_api,
