@@ -27,8 +27,15 @@ def _trainer(model: nn.Module, config: TrainerConfig, **kwargs: object) -> Train
     ds = _data()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     return Trainer(
-        model, nn.functional.cross_entropy, opt, make_loader(ds, 8, seed=3), DataLoader(ds, batch_size=32),
-        _accuracy, device="cpu", config=config, **kwargs,  # type: ignore[arg-type]
+        model,
+        nn.functional.cross_entropy,
+        opt,
+        make_loader(ds, 8, seed=3),
+        DataLoader(ds, batch_size=32),
+        _accuracy,
+        device="cpu",
+        config=config,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -40,7 +47,9 @@ def test_pick_device_honours_cpu() -> None:
 def test_training_loss_decreases_and_progress_is_reported() -> None:
     seed_everything(0)
     events: list[Progress] = []
-    trainer = _trainer(_model(), TrainerConfig(max_epochs=6, progress_every=4, patience=None), progress=events.append)
+    trainer = _trainer(
+        _model(), TrainerConfig(max_epochs=6, progress_every=4, patience=None), progress=events.append
+    )
     history = trainer.fit()
     first = np.mean([loss for _, loss in history.train_loss[:8]])
     last = np.mean([loss for _, loss in history.train_loss[-8:]])

@@ -15,7 +15,12 @@ def test_mc_dropout_gives_nonzero_variance_with_dropout_and_zero_without() -> No
     with_dropout = mc_dropout_predict(_seg_model(0.5), x, n=6)
     without = mc_dropout_predict(_seg_model(0.0), x, n=6)
     assert with_dropout.mean_probs.shape == (2, 4, 32, 32)
-    assert with_dropout.entropy.shape == with_dropout.variance.shape == with_dropout.mutual_info.shape == (2, 32, 32)
+    assert (
+        with_dropout.entropy.shape
+        == with_dropout.variance.shape
+        == with_dropout.mutual_info.shape
+        == (2, 32, 32)
+    )
     assert float(with_dropout.variance.max()) > 1e-6
     assert float(with_dropout.mutual_info.max()) > 1e-6
     assert float(without.variance.abs().max()) == 0.0
@@ -43,7 +48,7 @@ def test_per_frame_uncertainty_has_one_value_per_frame() -> None:
 
 def test_augmentations_invert_exactly() -> None:
     x = torch.randn(1, 3, 16, 20)
-    for aug in default_augmentations(shift=3) + [Augmentation(flip_h=True, flip_w=True, dy=2, dx=-5)]:
+    for aug in [*default_augmentations(shift=3), Augmentation(flip_h=True, flip_w=True, dy=2, dx=-5)]:
         assert torch.equal(aug.invert(aug.apply(x)), x)
 
 

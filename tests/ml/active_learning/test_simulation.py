@@ -1,0 +1,137 @@
+"""The human-free active-learning loop, with a nearest-centroid learner and a tiny torch segmenter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ml.active_learning.learners import LearnerConfig, SegmentationLearner
+from ml.active_learning.simulation import (
+    LearningCurve,
+    full_data_score,
+    labels_to_reach,
+    mean_curve,
+    simulate,
+)
+from ml.active_learning.strategies import STRATEGIES, PoolPrediction
+from ml.data.cardiac_phantom import make_cardiac_cine
+from ml.segmentation.fcn import FCN, tiny
+
+Centroids = dict[int, np.ndarray]
+
+
+def _blobs(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated 2-D Gaussian blobs."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    y = np.repeat(np.arange(3), n_per_class)
+    return centres[y] + rng.normal(0, 0.5, size=(len(y), 2)), y
+
+
+def _train(x: np.ndarray, y: np.ndarray, previous: Centroids | None) -> Centroids:
+    return {int(c): x[y == c].mean(axis=0) for c in np.unique(y)}
+
+
+def _probs(model: Centroids, x: np.ndarray) -> np.ndarray:
+    """Softmax over the 3 classes of minus the distance to each known centroid (unknown: far away)."""
+    d = np.stack(
+        [np.linalg.norm(x - model[c], axis=1) if c in model else np.full(len(x), 50.0) for c in range(3)]
+    )
+    logits = -d.T
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _predict(model: Centroids, x: np.ndarray) -> PoolPrediction:
+    p = _probs(model, x)
+    return PoolPrediction(probs=p, mc_samples=np.stack([p, p]), tta_samples=np.stack([p, p]), embeddings=x)
+
+
+def _accuracy(model: Centroids, x: np.ndarray, y: np.ndarray) -> float:
+    return float((_probs(model, x).argmax(axis=1) == y).mean())
+
+
+@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "disagreement"])
+def test_the_learning_curve_grows_in_labelled_cases_and_never_falls(strategy: str) -> None:
+    x, y = _blobs(20, seed=0)
+    vx, vy = _blobs(10, seed=1)
+    curve = simulate(
+        strategy, x, y, vx, vy, train_fn=_train, predict_fn=_predict, evaluate_fn=_accuracy,
+        initial=2, batch=3, rounds=4, seed=0,
+    )  # fmt: skip
+    assert curve.n_labelled == [2, 5, 8, 11, 14]
+    assert all(b >= a for a, b in zip(curve.score, curve.score[1:], strict=False))
+    picked = [c for r in curve.selected for c in r]
+    assert len(picked) == len(set(picked)) == 14
+
+
+def test_cases_are_labelled_whole_and_counted_once() -> None:
+    x, y = _blobs(10, seed=0)
+    case_ids = np.arange(len(x)) // 3  # 10 cases of 3 items
+    seen: list[int] = []
+
+    def train(xl: np.ndarray, yl: np.ndarray, previous: Centroids | None) -> Centroids:
+        seen.append(len(xl))
+        return _train(xl, yl, previous)
+
+    curve = simulate(
+        "entropy", x, y, x, y, train_fn=train, predict_fn=_predict, evaluate_fn=_accuracy,
+        case_ids=case_ids, initial=2, batch=[1, 2, 100], rounds=None, seed=3,
+    )  # fmt: skip
+    assert curve.n_labelled == [2, 3, 5, 10]  # the last round is cut to what the pool has left
+    assert seen == [6, 9, 15, 30]
+    assert curve.score[-1] == 1.0
+
+
+def test_every_strategy_starts_from_the_same_random_initial_set_for_a_seed() -> None:
+    x, y = _blobs(10, seed=0)
+    first = {
+        s: simulate(
+            s,
+            x,
+            y,
+            x,
+            y,
+            train_fn=_train,
+            predict_fn=_predict,
+            evaluate_fn=_accuracy,
+            initial=4,
+            batch=1,
+            rounds=1,
+            seed=7,
+        ).selected[0]
+        for s in ("random", "margin", "coreset")
+    }
+    assert first["random"] == first["margin"] == first["coreset"]
+
+
+def test_labels_to_reach_and_mean_curve() -> None:
+    assert labels_to_reach([2, 4, 8], [0.1, 0.5, 0.9], 0.5) == 4
+    assert labels_to_reach([2, 4, 8], [0.1, 0.5, 0.9], 0.95) is None
+    a = LearningCurve("x", [2, 4, 8], [0.2, 0.4, 0.6])
+    b = LearningCurve("x", [2, 4], [0.4, 0.6])
+    assert mean_curve([a, b]) == ([2, 4], [pytest.approx(0.3), pytest.approx(0.5)])
+
+
+def test_a_tiny_segmentation_run_completes_with_the_phantom_as_oracle() -> None:
+    cines = [make_cardiac_cine(i, n_slices=2, n_phases=4, size=32) for i in range(8)]
+    xs = np.concatenate([c.image[:, [c.ed_phase, c.es_phase]].reshape(-1, 32, 32) for c in cines])
+    ys = np.concatenate([c.labels[:, [c.ed_phase, c.es_phase]].reshape(-1, 32, 32) for c in cines])
+    case_ids = np.repeat(np.arange(8), 4)
+    learner = SegmentationLearner(
+        lambda: FCN(tiny()), "fuse", LearnerConfig(steps_per_round=4, batch_size=4, tta=True), device="cpu"
+    )
+    curve = simulate(
+        "tta_variance", xs[:24], ys[:24], xs[24:], ys[24:], case_ids=case_ids[:24],
+        train_fn=learner.train, predict_fn=learner.predict, evaluate_fn=learner.evaluate,
+        initial=2, batch=2, rounds=2, seed=0,
+    )  # fmt: skip
+    assert curve.n_labelled == [2, 4, 6]
+    assert all(0.0 <= s <= 1.0 for s in curve.score)
+    pred = learner.predict(learner.train(xs[:4], ys[:4], None), xs[:4])
+    assert pred.embeddings is not None and pred.embeddings.shape[0] == 4
+    assert set(pred.scores) >= {"entropy", "margin", "least_confidence", "tta_variance"}
+    full = full_data_score(
+        xs[:24], ys[:24], xs[24:], ys[24:], train_fn=learner.train, evaluate_fn=learner.evaluate
+    )
+    assert 0.0 <= full <= 1.0
