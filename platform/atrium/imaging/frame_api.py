@@ -14,7 +14,15 @@ from atrium.imaging.frames import frame_array, frames_bytes, label_frame, series
 from atrium.imaging.models import Series
 from atrium.imaging.rendering import IMAGE_FORMATS, apply_window, encode_image, webp_supported
 from atrium.imaging.selectors import can_see_reference_labels, visible_series
-from atrium.imaging.web import ApiError, cached_bytes, error_response, make_etag, matches_etag, not_modified, require_user
+from atrium.imaging.web import (
+    ApiError,
+    cached_bytes,
+    error_response,
+    make_etag,
+    matches_etag,
+    not_modified,
+    require_user,
+)
 
 
 def _series(request: HttpRequest, series_id: int) -> tuple[Any, Series]:
@@ -78,12 +86,16 @@ def frame(request: HttpRequest, series_id: int, index: int) -> HttpResponse:
         if fmt != "raw" and fmt not in IMAGE_FORMATS:
             raise ApiError(400, f"format must be raw, png or webp, got {fmt!r}")
         if fmt == "webp" and not webp_supported():
-            raise ApiError(406, "WebP is not available on this server (Pillow lacks WebP support); use format=png")
+            raise ApiError(
+                406, "WebP is not available on this server (Pillow lacks WebP support); use format=png"
+            )
         color = _color_param(request, series)
         center = _float_param(request, "wc", series.window_center)
         width = _float_param(request, "ww", series.window_width)
         if index >= series.n_frames:
-            raise ApiError(404, f"series {series_id} has {series.n_frames} frames; frame {index} does not exist")
+            raise ApiError(
+                404, f"series {series_id} has {series.n_frames} frames; frame {index} does not exist"
+            )
         if fmt != "raw" and not color and (center is None or width is None or width <= 0):
             raise ApiError(400, "ww must be a positive number")
         etag = make_etag(series.store_key, series.color_store_key, index, fmt, color, center, width)
@@ -101,7 +113,9 @@ def frame(request: HttpRequest, series_id: int, index: int) -> HttpResponse:
             )
         pixels = frame_array(series, index, color=color)
         rendered = pixels if color else apply_window(pixels, center, width)  # type: ignore[arg-type]
-        return cached_bytes(encode_image(rendered, fmt), IMAGE_FORMATS[fmt], etag, {"X-Frame-Shape": shape_of(rendered)})
+        return cached_bytes(
+            encode_image(rendered, fmt), IMAGE_FORMATS[fmt], etag, {"X-Frame-Shape": shape_of(rendered)}
+        )
     except ApiError as exc:
         return error_response(exc.status, exc.detail)
 
@@ -146,7 +160,9 @@ def reference_labels(request: HttpRequest, series_id: int, index: int) -> HttpRe
         if not series.label_store_key:
             raise ApiError(404, f"series {series_id} has no reference labels")
         if index >= series.n_frames:
-            raise ApiError(404, f"series {series_id} has {series.n_frames} frames; frame {index} does not exist")
+            raise ApiError(
+                404, f"series {series_id} has {series.n_frames} frames; frame {index} does not exist"
+            )
         etag = make_etag(series.label_store_key, "label", index)
         if matches_etag(request, etag):
             return not_modified(etag)

@@ -52,12 +52,16 @@ def split_parts(spool: IO[bytes], boundary: str, directory: Path) -> Iterator[tu
                 position += 2
             header_end = body.find(b"\r\n\r\n", position)
             if header_end < 0:
-                raise IngestError("request body", f"part {index + 1} has no header terminator (truncated body?)")
+                raise IngestError(
+                    "request body", f"part {index + 1} has no header terminator (truncated body?)"
+                )
             headers = _part_headers(body[position:header_end])
             start = header_end + 4
             end = body.find(delimiter, start)
             if end < 0:
-                raise IngestError("request body", f"part {index + 1} has no closing boundary (truncated body?)")
+                raise IngestError(
+                    "request body", f"part {index + 1} has no closing boundary (truncated body?)"
+                )
             path = directory / f"part-{index:05d}.dcm"
             with open(path, "wb") as handle:
                 handle.write(body[start:end])
@@ -66,7 +70,9 @@ def split_parts(spool: IO[bytes], boundary: str, directory: Path) -> Iterator[tu
             position = end + len(delimiter)
 
 
-def build_multipart(parts: Sequence[bytes], part_type: str, extra_headers: Sequence[dict[str, str]] = ()) -> tuple[bytes, str]:
+def build_multipart(
+    parts: Sequence[bytes], part_type: str, extra_headers: Sequence[dict[str, str]] = ()
+) -> tuple[bytes, str]:
     """(body, Content-Type) of a multipart/related message whose parts all have type `part_type`."""
     boundary = uuid.uuid4().hex
     chunks: list[bytes] = []

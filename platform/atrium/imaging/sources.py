@@ -80,7 +80,7 @@ def iter_zip(path_or_file: Path | BinaryIO, label: str) -> Iterator[SourceFile]:
             if _skipped(info.filename):
                 continue
             with archive.open(info) as member:
-                data = member.read(MAX_ZIP_MEMBER_BYTES + 1)
+                data = member.read(info.file_size + 1)  # a member that lies about its size stops here
             if len(data) != info.file_size:
                 raise IngestError(label, f"zip member {info.filename!r} does not match its declared size")
             yield SourceFile(name=f"{label}/{info.filename}", data=data)

@@ -11,7 +11,12 @@ from django.views.decorators.csrf import csrf_exempt
 from atrium.imaging.errors import IngestError
 from atrium.imaging.selectors import study_for_upload
 from atrium.imaging.services import ingest_sources
-from atrium.imaging.uploads import LimitedTemporaryFileUploadHandler, UploadTooLarge, check_declared_length, uploaded_sources
+from atrium.imaging.uploads import (
+    LimitedTemporaryFileUploadHandler,
+    UploadTooLarge,
+    check_declared_length,
+    uploaded_sources,
+)
 from atrium.imaging.web import ApiError, error_response, require_user
 
 

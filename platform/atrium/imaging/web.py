@@ -9,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.authentication import BasicAuthentication
 from rest_framework.exceptions import APIException
+from rest_framework.parsers import BaseParser, DataAndFiles, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
@@ -33,6 +34,15 @@ def error_response(status: int, detail: str, errors: Any = None) -> JsonResponse
     return JsonResponse(body, status=status)
 
 
+class _UnparsedBody(BaseParser):
+    """Leaves bodies other than forms unread (STOW-RS streams them itself)."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> DataAndFiles:
+        return DataAndFiles({}, {})
+
+
 def authenticate(request: HttpRequest, *, basic: bool = False) -> Any:
     """The user, through the API's authentication classes (session; HTTP Basic too for DICOMweb clients).
 
@@ -43,7 +53,8 @@ def authenticate(request: HttpRequest, *, basic: bool = False) -> Any:
     if basic:
         authenticators.append(BasicAuthentication())
     try:
-        return Request(request, authenticators=authenticators).user
+        parsers = [MultiPartParser(), FormParser(), _UnparsedBody()]
+        return Request(request, parsers=parsers, authenticators=authenticators).user
     except APIException as exc:
         raise ApiError(exc.status_code, str(exc.detail)) from None
 
@@ -62,7 +73,9 @@ def make_etag(*parts: object) -> str:
 
 def matches_etag(request: HttpRequest, etag: str) -> bool:
     header = request.headers.get("If-None-Match", "")
-    return bool(header) and (header.strip() == "*" or etag in [tag.strip().removeprefix("W/") for tag in header.split(",")])
+    return bool(header) and (
+        header.strip() == "*" or etag in [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    )
 
 
 def not_modified(etag: str) -> HttpResponse:
@@ -72,7 +85,9 @@ def not_modified(etag: str) -> HttpResponse:
     return response
 
 
-def cached_bytes(content: bytes, content_type: str, etag: str, headers: dict[str, str] | None = None) -> HttpResponse:
+def cached_bytes(
+    content: bytes, content_type: str, etag: str, headers: dict[str, str] | None = None
+) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["ETag"] = etag
     response["Cache-Control"] = IMMUTABLE_CACHE

@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from atrium.imaging.demo_data import attach_demo_ground_truth
 from atrium.imaging.errors import IngestError
-from atrium.imaging.services import ingest_sources
+from atrium.imaging.nifti import find_nifti_stacks, is_nifti, parse_label_mapping
+from atrium.imaging.services import ingest_nifti, ingest_sources
 from atrium.imaging.sources import count_sources, iter_sources
 from atrium.studies.models import Study
 
@@ -23,6 +24,17 @@ class Command(BaseCommand):
         parser.add_argument("--study", required=True, help="slug of the study to ingest into")
         parser.add_argument("--site", default="", help="site name recorded on the new cases")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--labels",
+            default="",
+            help="NIfTI label maps: ukbb (1 LV, 2 Myo, 3 RV), acdc (1 RV, 2 Myo, 3 LV) or a mapping like 1:LV,2:Myo,3:RV",
+        )
+        parser.add_argument(
+            "--nifti-image", default="sa.nii.gz", help="NIfTI image file name in each subject folder"
+        )
+        parser.add_argument(
+            "--nifti-seg", default="seg_sa.nii.gz", help="NIfTI label-map file name beside it"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         root: Path = options["path"]
@@ -32,6 +44,14 @@ class Command(BaseCommand):
             raise CommandError(f"no study with slug {options['study']!r} (known: {known})")
         if not root.exists():
             raise CommandError(f"{root}: does not exist")
+        stacks = (
+            find_nifti_stacks(root, options["nifti_image"], options["nifti_seg"])
+            if (is_nifti(root) or root.is_dir())
+            else []
+        )
+        if stacks:
+            self._ingest_nifti(study, stacks, options)
+            return
         total = count_sources(root)
         bar = tqdm(
             total=total, unit="file", disable=options["no_progress"], desc="ingest", file=self.stderr._out
@@ -58,3 +78,31 @@ class Command(BaseCommand):
         )
         if report.errors:
             raise CommandError(f"{len(report.errors)} file(s) could not be ingested (see above)")
+
+    def _ingest_nifti(
+        self, study: Study, stacks: list[tuple[Path, Path | None]], options: dict[str, Any]
+    ) -> None:
+        mapping = None
+        if options["labels"]:
+            try:
+                mapping = parse_label_mapping(options["labels"])
+            except ValueError as exc:
+                raise CommandError(f"--labels: {exc}") from None
+        created = 0
+        errors: list[str] = []
+        for image, seg in tqdm(
+            stacks, unit="stack", disable=options["no_progress"], desc="nifti", file=self.stderr._out
+        ):
+            try:
+                _, _, was_created = ingest_nifti(
+                    study=study, image_path=image, seg_path=seg, mapping=mapping, site=options["site"]
+                )
+            except IngestError as exc:
+                errors.append(str(exc))
+                continue
+            created += int(was_created)
+        for error in errors:
+            self.stderr.write(self.style.ERROR(f"error: {error}"))
+        self.stdout.write(f"{len(stacks)} NIfTI stacks, {created} series stored, {len(errors)} errors")
+        if errors:
+            raise CommandError(f"{len(errors)} NIfTI stack(s) could not be ingested (see above)")

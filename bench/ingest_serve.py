@@ -1,0 +1,258 @@
+"""Benchmark: DICOM ingest against pydicom alone, and frame serving over HTTP against reading from disk.
+
+Sets up Django on a temporary SQLite database and media folder, writes a 10 x 30 short-axis cine (300
+single-frame MR files) and a 500-frame 224 x 288 ultrasound clip, ingests them, starts a real ASGI server
+(uvicorn) on loopback and fetches frames. Prints one JSON object last.
+
+    .venv/bin/python bench/ingest_serve.py [--size 192] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+THRESHOLDS = {"ingest_vs_dcmread": 0.5, "us_clip_500_frames_s": 2.0, "serve_vs_disk": 0.3}
+
+
+def _setup_django(var_dir: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "ATRIUM_TEST_DB_NAME")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="atrium.settings.test",
+        ATRIUM_VAR_DIR=str(var_dir),
+        ATRIUM_MEDIA_ROOT=str(var_dir / "media"),
+        PYTHONPATH=os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
+    )
+    os.environ.clear()
+    os.environ.update(env)
+    sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env
+
+
+def _write_data(folder: Path, size: int) -> tuple[list[Path], Path]:
+    import numpy as np
+
+    from atrium.imaging.synthetic_dicom import write_cardiac_cine, write_ultrasound_clip
+
+    rng = np.random.default_rng(0)
+    cine = rng.random((10, 30, size, size)) * 0.8
+    write_cardiac_cine(
+        folder / "cine",
+        cine,
+        seed=1,
+        index=0,
+        manufacturer="Siemens",
+        pixel_spacing_mm=(1.8, 1.8),
+        slice_thickness_mm=8.0,
+        slice_spacing_mm=10.0,
+        trigger_times_ms=np.arange(30) * 33.0,
+    )
+    clip = rng.integers(0, 256, size=(500, 224, 288), dtype=np.uint8)
+    write_ultrasound_clip(
+        folder / "clip.dcm",
+        clip,
+        seed=1,
+        index=0,
+        manufacturer="GE",
+        frame_time_ms=20.0,
+        pixel_spacing_mm=(0.3, 0.3),
+    )
+    return sorted((folder / "cine").glob("*.dcm")), folder / "clip.dcm"
+
+
+def _time_dcmread(files: list[Path]) -> float:
+    import pydicom
+
+    start = time.perf_counter()
+    for path in files:
+        pydicom.dcmread(path).pixel_array  # noqa: B018
+    return time.perf_counter() - start
+
+
+def _time_ingest(files: list[Path], study: object) -> tuple[float, object]:
+    from atrium.imaging.services import ingest_sources
+    from atrium.imaging.sources import SourceFile
+
+    start = time.perf_counter()
+    report = ingest_sources(study=study, sources=[SourceFile(name=p.name, path=p) for p in files])
+    return time.perf_counter() - start, report
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _session_cookie(user: object) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)  # type: ignore[attr-defined]
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()  # type: ignore[attr-defined]
+    session.create()
+    return f"sessionid={session.session_key}"
+
+
+def _get(conn: http.client.HTTPConnection, path: str, cookie: str) -> bytes:
+    conn.request("GET", path, headers={"Cookie": cookie})
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path} -> {response.status}: {body[:200]!r}")
+    return body
+
+
+def _disk_read(path: Path, offset: int, length: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(length)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=192, help="cine matrix size")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="atrium-bench-") as tmp:
+        var_dir = Path(tmp)
+        env = _setup_django(var_dir)
+        import numpy as np
+
+        from atrium.accounts.services import add_member, create_user
+        from atrium.imaging.models import Series
+        from atrium.imaging.pixel_store import get_pixel_store
+        from atrium.studies.models import Study
+
+        study = Study.objects.create(slug="bench", name="Bench", task_kind="cardiac")
+        user = create_user(username="bench", password="bench-password", role="study_lead")
+        add_member(user=user, study=study)
+        cine_files, clip_file = _write_data(var_dir / "data", args.size)
+        files = [*cine_files, clip_file]
+
+        _time_dcmread(files[:20])  # warm the page cache and imports for both sides
+        dcmread_s = min(_time_dcmread(files) for _ in range(2))
+        ingest_s, report = _time_ingest(files, study)
+        if report.errors or len(report.series_created) != 2:  # type: ignore[attr-defined]
+            raise SystemExit(f"ingest failed: {report.as_dict()}")  # type: ignore[attr-defined]
+        cine = Series.objects.get(layout="cine")
+        clip = Series.objects.get(layout="clip")
+
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "atrium.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("the ASGI server did not start") from None
+                    time.sleep(0.2)
+            cookie = _session_cookie(user)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            clip_path = f"/api/series/{clip.pk}/frames/?start=0&stop=500"
+            cine_path = f"/api/series/{cine.pk}/frames/"
+            _get(conn, clip_path, cookie)  # warm-up
+            clip_bytes = _get(conn, clip_path, cookie)
+            expected = np.asarray(get_pixel_store().open(clip.store_key)).tobytes()
+            if clip_bytes != expected:
+                raise SystemExit("served clip differs from the stored array")
+            clip_times, cine_times = [], []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                _get(conn, clip_path, cookie)
+                clip_times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                _get(conn, cine_path, cookie)
+                cine_times.append(time.perf_counter() - start)
+            # Single frames one request each (what a viewer scrolling frame by frame does).
+            start = time.perf_counter()
+            frame_bytes = sum(
+                len(_get(conn, f"/api/series/{clip.pk}/frames/{i}/", cookie)) for i in range(0, 500, 5)
+            )
+            per_frame_s = time.perf_counter() - start
+            conn.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+
+        store = get_pixel_store()
+        served = [(store.path(clip.store_key), clip_bytes.__len__()), (store.path(cine.store_key), 0)]
+        cine_len = int(np.prod(cine.shape)) * np.dtype(cine.dtype).itemsize
+        served[1] = (served[1][0], cine_len)
+        disk_times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            for path, length in served:
+                header = path.stat().st_size - length
+                _disk_read(path, header, length)
+            disk_times.append(time.perf_counter() - start)
+        total_mb = (len(clip_bytes) + cine_len) / 1e6
+        serve_mb_per_s = total_mb / (min(clip_times) + min(cine_times))
+        disk_mb_per_s = total_mb / min(disk_times)
+
+    ingest_fps = len(files) / ingest_s
+    dcmread_fps = len(files) / dcmread_s
+    result = {
+        "files": len(files),
+        "ingest_files_per_s": round(ingest_fps, 1),
+        "dcmread_files_per_s": round(dcmread_fps, 1),
+        "ingest_vs_dcmread": round(ingest_fps / dcmread_fps, 3),
+        "serve_mb_per_s": round(serve_mb_per_s, 1),
+        "disk_read_mb_per_s": round(disk_mb_per_s, 1),
+        "serve_vs_disk": round(serve_mb_per_s / disk_mb_per_s, 3),
+        "us_clip_500_frames_s": round(min(clip_times), 4),
+        "sax_cine_s": round(min(cine_times), 4),
+        "single_frame_requests_per_s": round(100 / per_frame_s, 1),
+        "single_frame_mb_per_s": round(frame_bytes / 1e6 / per_frame_s, 1),
+        "server": "uvicorn (h11) on 127.0.0.1, session cookie auth",
+        "thresholds": THRESHOLDS,
+    }
+    result["pass"] = {
+        "ingest": result["ingest_vs_dcmread"] >= THRESHOLDS["ingest_vs_dcmread"],
+        "us_clip": result["us_clip_500_frames_s"] <= THRESHOLDS["us_clip_500_frames_s"],
+        "serve": result["serve_vs_disk"] >= THRESHOLDS["serve_vs_disk"],
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
