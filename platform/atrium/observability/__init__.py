@@ -1,0 +1,1 @@
+"""Operations: structured JSON logs and Prometheus metrics (request latency, queues, jobs, GPUs)."""
