@@ -70,11 +70,12 @@ def api_client():
     return make
 
 
-def pytest_sessionstart(session):
-    """Start from an empty test media folder (the worker process shares it, so no per-test folders)."""
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this run's folder (settings.test gives every run its own under var/test/)."""
     from django.conf import settings
 
-    shutil.rmtree(Path(settings.MEDIA_ROOT), ignore_errors=True)
+    if Path(settings.VAR_DIR).name.startswith("run-"):
+        shutil.rmtree(Path(settings.VAR_DIR), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +90,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "atrium.settings.test",
         "ATRIUM_TEST_DB_NAME": str(db_name),
+        "ATRIUM_VAR_DIR": str(settings.VAR_DIR),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
     }
     if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):

@@ -29,3 +29,12 @@ def _ensure_filesystem_broker_folders() -> None:
 @app.on_after_configure.connect
 def _prepare_broker(sender: Celery, **kwargs: object) -> None:
     _ensure_filesystem_broker_folders()
+
+
+def _install_worker_metrics() -> None:
+    from atrium.observability.worker import install
+
+    install()
+
+
+_install_worker_metrics()

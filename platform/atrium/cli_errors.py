@@ -14,7 +14,7 @@ def describe_database_error(exc: BaseException) -> str:
     where = db.get("HOST") or db.get("NAME")
     port = f":{db['PORT']}" if db.get("PORT") else ""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    engine = str(db['ENGINE']).rsplit('.', 1)[-1]
+    engine = str(db["ENGINE"]).rsplit(".", 1)[-1]
     return f"cannot reach the database at {where}{port} ({engine}): {reason}"
 
 

@@ -14,18 +14,21 @@ from atrium.agreement.urls import page_urlpatterns as agreement_pages
 from atrium.annotations.urls import api_urlpatterns as annotation_api
 from atrium.imaging.urls import api_urlpatterns as imaging_api
 from atrium.imaging.urls import dicomweb_urlpatterns
-from atrium.learning.api import JobViewSet
+from atrium.learning.api import CasePredictionsView, JobViewSet, ModelVersionViewSet
+from atrium.observability.views import metrics
 from atrium.studies.api import CaseViewSet, NextCaseView, StudyViewSet
 
 router = DefaultRouter()
 router.register("studies", StudyViewSet, basename="study")
 router.register("cases", CaseViewSet, basename="case")
 router.register("jobs", JobViewSet, basename="job")
+router.register("models", ModelVersionViewSet, basename="model-version")
 
 api_patterns = [
     path("me/", MeView.as_view(), name="me"),
     path("queue/next/", NextCaseView.as_view(), name="queue-next"),
     path("tokens/", TokenListView.as_view(), name="tokens"),
+    path("cases/<int:case_id>/predictions/", CasePredictionsView.as_view(), name="case-predictions"),
     path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
@@ -40,6 +43,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("dicomweb/", include(dicomweb_urlpatterns)),
     path("reports/", include(agreement_pages)),
+    path("metrics", metrics, name="metrics"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("", include("annotation_ui.urls")),

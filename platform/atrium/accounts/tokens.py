@@ -25,7 +25,9 @@ def create_token(*, user: Any, name: str) -> tuple[ApiToken, str]:
     if not name.strip():
         raise ValueError("a token needs a name")
     key = "atr_" + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name.strip()[:100], prefix=key[: PREFIX_LENGTH + 4], key_hash=hash_key(key))
+    token = ApiToken.objects.create(
+        user=user, name=name.strip()[:100], prefix=key[: PREFIX_LENGTH + 4], key_hash=hash_key(key)
+    )
     return token, key
 
 

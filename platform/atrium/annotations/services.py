@@ -60,6 +60,14 @@ def _after_save(annotation: Annotation, action: str, before: Any) -> None:
 
     transaction.on_commit(push_event)
 
+    def mark_report_stale() -> None:
+        from atrium.agreement.services import mark_stale
+
+        mark_stale(study=annotation.case.study)
+
+    # The report is recomputed when a case is submitted; a save only marks it stale.
+    transaction.on_commit(mark_report_stale)
+
 
 def current_read(*, case: Case, user: Any) -> Any:
     """The read an annotation belongs to: the user's open assignment on the case, else their latest one,
@@ -86,7 +94,12 @@ def create_annotation(*, case: Case, author: Any, kind: str, data: Any) -> Annot
                 annotation=existing, author=author, data=cleaned, expected_version=existing.version
             )
     annotation = Annotation.objects.create(
-        case=case, author=author, kind=kind, data=cleaned, version=1, assignment=current_read(case=case, user=author)
+        case=case,
+        author=author,
+        kind=kind,
+        data=cleaned,
+        version=1,
+        assignment=current_read(case=case, user=author),
     )
     AnnotationVersion.objects.create(annotation=annotation, number=1, author=author, data=cleaned)
     _after_save(annotation, "annotation.create", None)

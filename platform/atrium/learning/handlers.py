@@ -31,3 +31,89 @@ def ingest(job: Job, reporter: JobReporter) -> dict[str, Any]:
         total=total,
     )
     return report.as_dict()
+
+
+def _job_dir(job: Job) -> Path:
+    from django.conf import settings
+
+    path = Path(settings.MEDIA_ROOT) / "jobs" / str(job.pk)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@register_handler(JobKind.TRAIN)
+def train(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    from atrium.learning.registry import promote, promoted_version
+    from atrium.learning.services import enqueue_job
+    from atrium.learning.training import train_for_study
+
+    study = job.study
+    if study is None:
+        raise ValueError("a training job needs a study")
+    version = train_for_study(
+        study=study,
+        params=job.params,
+        progress=lambda fraction, message, detail: reporter.progress(fraction, message, **detail),
+        should_stop=reporter.should_stop,
+        checkpoint_path=_job_dir(job) / "checkpoint.pt",
+        created_by=job.created_by,
+    )
+    if job.params.get("promote", True) or promoted_version(study, version.family) is None:
+        promote(version=version, actor=job.created_by)
+    if job.params.get("infer_after", True):
+        enqueue_job(
+            kind=JobKind.INFER, study=study, params={"model_version": version.pk}, created_by=job.created_by
+        )
+    return {
+        "model_version": version.pk,
+        "number": version.number,
+        "family": version.family,
+        "metrics": version.metrics,
+    }
+
+
+@register_handler(JobKind.INFER)
+def infer(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    from atrium.learning.inference import infer_study
+    from atrium.learning.models import ModelVersion
+    from atrium.learning.queue import rerank_queue
+    from atrium.learning.registry import promoted_version
+    from atrium.learning.scoring import rank_cases
+    from atrium.learning.training import family_for
+    from atrium.studies.models import CaseStatus
+
+    study = job.study
+    if study is None:
+        raise ValueError("an inference job needs a study")
+    version_id = job.params.get("model_version")
+    version = (
+        ModelVersion.objects.get(pk=version_id, study=study)
+        if version_id
+        else promoted_version(study, family_for(study))
+    )
+    if version is None:
+        raise ValueError(f"study {study.slug} has no trained model to run; start a training job first")
+    strategy = job.params.get("strategy") or study.al_strategy
+    # Disagreement looks at cases that already have reads; the other strategies at the unfinished pool.
+    cases = (
+        study.cases.all() if strategy == "disagreement" else study.cases.exclude(status=CaseStatus.COMPLETE)
+    )
+    evidence = infer_study(
+        version=version, cases=cases, strategy=strategy, progress=lambda f, m, d: reporter.progress(f, m, **d)
+    )
+    reporter.progress(0.92, f"scoring the pool by {strategy}")
+    from atrium.learning.examples import submitted_cases
+    from atrium.studies.services import route_to_further_reader
+
+    labelled = list(submitted_cases(study).values_list("pk", flat=True)) if strategy != "disagreement" else []
+    ranked = rank_cases(strategy, evidence, labelled=labelled, seed=job.pk)
+    round_ = rerank_queue(study=study, scores=ranked.scores, strategy=strategy, version=version)
+    for case in study.cases.filter(pk__in=ranked.needs_further_reader):
+        route_to_further_reader(case=case)
+    return {
+        "model_version": version.pk,
+        "cases": len(ranked.scores),
+        "round": round_.number,
+        "strategy": strategy,
+        "routed_to_further_reader": sorted(ranked.needs_further_reader),
+    }

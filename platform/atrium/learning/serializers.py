@@ -36,3 +36,28 @@ class JobCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[c for c in JobKind.choices if c[0] != JobKind.INGEST])
     study = serializers.SlugField()
     params = serializers.DictField(required=False, default=dict)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    study = serializers.SlugRelatedField(slug_field="slug", read_only=True)  # type: ignore[var-annotated]
+    parent = serializers.SerializerMethodField()
+
+    class Meta:
+        from atrium.learning.models import ModelVersion
+
+        model = ModelVersion
+        fields = [
+            "id",
+            "study",
+            "family",
+            "number",
+            "config",
+            "metrics",
+            "training_set",
+            "parent",
+            "promoted",
+            "created_at",
+        ]
+
+    def get_parent(self, version) -> int | None:  # type: ignore[no-untyped-def]
+        return version.parent.number if version.parent_id else None

@@ -4,7 +4,11 @@ import os
 from pathlib import Path
 
 # Tests keep their files (SQLite database, pixel store, filesystem broker) apart from the demo's var/.
-os.environ.setdefault("ATRIUM_VAR_DIR", str(Path(__file__).resolve().parents[3] / "var" / "test"))
+# One folder per test run (the worker process it starts is handed the same folder), so concurrent runs
+# on one machine never delete each other's files.
+os.environ.setdefault(
+    "ATRIUM_VAR_DIR", str(Path(__file__).resolve().parents[3] / "var" / "test" / f"run-{os.getpid()}")
+)
 
 from atrium.settings.base import *  # noqa: F403
 from atrium.settings.base import DATABASES, VAR_DIR

@@ -101,6 +101,9 @@ class Case(models.Model):
     split = models.CharField(max_length=20, choices=Split.choices, default=Split.POOL)
     ed_phase = models.PositiveSmallIntegerField(null=True, blank=True)
     es_phase = models.PositiveSmallIntegerField(null=True, blank=True)
+    extra_reads = models.PositiveSmallIntegerField(
+        default=0, help_text="reads added beyond the study's reads per case (readers disagreed)"
+    )
     site = models.CharField(max_length=100, blank=True)
     vendor = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -111,6 +114,10 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def reads_needed(self) -> int:
+        return self.study.reads_per_case + self.extra_reads
 
 
 class AssignmentStatus(models.TextChoices):

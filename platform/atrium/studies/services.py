@@ -75,7 +75,7 @@ def next_case_for(*, user: Any, study: Any = None) -> Any:
     )
     for case_id in candidates:
         case = Case.objects.select_for_update().select_related("study").get(pk=case_id)
-        if _open_reads(case) >= case.study.reads_per_case:
+        if _open_reads(case) >= case.reads_needed:
             continue
         Assignment.objects.create(case=case, user=user)
         if case.status == CaseStatus.OPEN:
@@ -108,9 +108,19 @@ def submit_case(*, case: Any, user: Any) -> Any:
     assignment.submitted_at = timezone.now()
     assignment.save(update_fields=["status", "submitted_at"])
     submitted = Assignment.objects.filter(case=case, status=AssignmentStatus.SUBMITTED, read_number=1).count()
-    case.status = CaseStatus.COMPLETE if submitted >= case.study.reads_per_case else CaseStatus.IN_PROGRESS
+    case.status = CaseStatus.COMPLETE if submitted >= case.reads_needed else CaseStatus.IN_PROGRESS
     case.save(update_fields=["status"])
     record_audit(actor=user, action="case.submit", obj=case, study=case.study, after={"status": case.status})
+    study = case.study
+
+    def after_submit() -> None:
+        from atrium.agreement.services import request_recompute
+        from atrium.learning.triggers import maybe_retrain
+
+        request_recompute(study=study)
+        maybe_retrain(study=study)
+
+    transaction.on_commit(after_submit)
     return case
 
 
@@ -124,6 +134,34 @@ def assign_repeat_read(*, case: Any, user: Any, assigned_by: Any) -> Any:
 
     latest = Assignment.objects.filter(case=case, user=user).aggregate(n=Max("read_number"))["n"] or 0
     assignment = Assignment.objects.create(case=case, user=user, read_number=latest + 1)
-    record_audit(actor=assigned_by, action="assignment.repeat", obj=assignment, study=case.study,
-                 after={"user": user.pk, "read_number": assignment.read_number})
+    record_audit(
+        actor=assigned_by,
+        action="assignment.repeat",
+        obj=assignment,
+        study=case.study,
+        after={"user": user.pk, "read_number": assignment.read_number},
+    )
     return assignment
+
+
+@transaction.atomic
+def route_to_further_reader(*, case: Any) -> Any:
+    """Readings of the case disagree: ask for one more reader (once) and reopen it if it was complete."""
+    from atrium.accounts.services import record_audit
+    from atrium.studies.models import Case, CaseStatus
+
+    case = Case.objects.select_for_update().select_related("study").get(pk=case.pk)
+    if case.extra_reads >= 1:
+        return case
+    case.extra_reads += 1
+    if case.status == CaseStatus.COMPLETE:
+        case.status = CaseStatus.IN_PROGRESS
+    case.save(update_fields=["extra_reads", "status"])
+    record_audit(
+        actor=None,
+        action="case.further_reader",
+        obj=case,
+        study=case.study,
+        after={"extra_reads": case.extra_reads},
+    )
+    return case

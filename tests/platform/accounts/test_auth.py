@@ -66,7 +66,10 @@ def test_repeated_failed_logins_are_rate_limited(client, people, settings):
 def test_a_successful_login_is_not_counted_as_a_failure(client, people, settings):
     settings.ATRIUM_LOGIN_FAILURE_LIMIT = 2
     for _ in range(4):
-        assert client.post("/accounts/login/", {"username": "ann", "password": "ann-password"}).status_code == 302
+        assert (
+            client.post("/accounts/login/", {"username": "ann", "password": "ann-password"}).status_code
+            == 302
+        )
 
 
 def test_pages_carry_security_headers(client, db):

@@ -26,34 +26,36 @@ def test_a_job_is_claimed_only_once(db, study):
     assert job.state == JobState.RUNNING and job.attempts == 1
 
 
-def test_a_job_without_a_handler_fails_with_a_reason(db, study):
-    job = Job.objects.create(kind="report", study=study)
+def test_a_job_without_a_handler_fails_with_a_reason(db, study, monkeypatch):
     from atrium.learning import services
 
-    services.HANDLERS.pop("report", None)
+    monkeypatch.setattr(services, "HANDLERS", {})
+    job = Job.objects.create(kind="report", study=study)
     assert run_job(job.pk) == JobState.FAILED
     job.refresh_from_db()
     assert "no handler for job kind 'report'" in job.error
 
 
-def test_a_failing_handler_records_its_error(db, study):
+def test_a_failing_handler_records_its_error(db, study, monkeypatch):
+    from atrium.learning import services
+
+    monkeypatch.setattr(services, "HANDLERS", dict(services.HANDLERS))
+
     @register_handler("report")
     def explode(job, reporter):
         raise RuntimeError("disk on fire")
 
-    try:
-        job = Job.objects.create(kind="report", study=study)
-        assert run_job(job.pk) == JobState.FAILED
-        job.refresh_from_db()
-        assert job.error.startswith("RuntimeError: disk on fire")
-        assert job.finished_at is not None
-    finally:
-        from atrium.learning import services
-
-        services.HANDLERS.pop("report", None)
+    job = Job.objects.create(kind="report", study=study)
+    assert run_job(job.pk) == JobState.FAILED
+    job.refresh_from_db()
+    assert job.error.startswith("RuntimeError: disk on fire")
+    assert job.finished_at is not None
 
 
-def test_a_running_job_stops_at_its_next_progress_report_when_cancelled(db, study):
+def test_a_running_job_stops_at_its_next_progress_report_when_cancelled(db, study, monkeypatch):
+    from atrium.learning import services
+
+    monkeypatch.setattr(services, "HANDLERS", dict(services.HANDLERS))
     seen = []
 
     @register_handler("report")
@@ -65,14 +67,9 @@ def test_a_running_job_stops_at_its_next_progress_report_when_cancelled(db, stud
             seen.append(step)
         return {}
 
-    try:
-        job = Job.objects.create(kind="report", study=study)
-        assert run_job(job.pk) == JobState.CANCELLED
-        assert seen == [0, 1, 2]
-    finally:
-        from atrium.learning import services
-
-        services.HANDLERS.pop("report", None)
+    job = Job.objects.create(kind="report", study=study)
+    assert run_job(job.pk) == JobState.CANCELLED
+    assert seen == [0, 1, 2]
 
 
 def test_a_queued_job_cancelled_from_the_api_never_runs(people, study, api_client):

@@ -83,8 +83,14 @@ def test_submitting_completes_a_case_after_enough_reads(people, study, api_clien
     study.reads_per_case = 2
     study.save()
     case = CaseFactory(study=study, series=SeriesFactory())
-    assert api_client(people.annotator).post(f"/api/cases/{case.pk}/submit/").json()["status"] == CaseStatus.IN_PROGRESS
-    assert api_client(people.annotator2).post(f"/api/cases/{case.pk}/submit/").json()["status"] == CaseStatus.COMPLETE
+    assert (
+        api_client(people.annotator).post(f"/api/cases/{case.pk}/submit/").json()["status"]
+        == CaseStatus.IN_PROGRESS
+    )
+    assert (
+        api_client(people.annotator2).post(f"/api/cases/{case.pk}/submit/").json()["status"]
+        == CaseStatus.COMPLETE
+    )
     # A complete case is out of everybody's queue.
     assert api_client(people.study_lead).get("/api/queue/next/").status_code == 204
 

@@ -23,4 +23,6 @@ class Command(BaseCommand):
             raise CommandError(f"no user named {options['username']!r}")
         token, key = create_token(user=user, name=options["name"])
         self.stdout.write(key)
-        self.stderr.write(f"token {token.prefix}… for {user.username}; use it as 'Authorization: Token <key>'")
+        self.stderr.write(
+            f"token {token.prefix}… for {user.username}; use it as 'Authorization: Token <key>'"
+        )

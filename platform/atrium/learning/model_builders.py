@@ -1,0 +1,44 @@
+"""Build ml/ models from the JSON configs kept on ModelVersion rows, and load their weights."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import torch
+from torch import nn
+
+from atrium.learning.models import ModelFamily, ModelVersion
+from atrium.learning.registry import load_weights
+
+
+def _as_tuples(data: dict[str, Any], cls: type) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
+
+
+def build_model(family: str, config: dict[str, Any]) -> nn.Module:
+    if family == ModelFamily.SEGMENTATION:
+        from ml.segmentation.fcn import FCNConfig
+        from ml.segmentation.train import build_segmenter
+        from ml.segmentation.unet import UNetConfig
+
+        arch = config.get("arch", "fcn")
+        cls = FCNConfig if arch == "fcn" else UNetConfig
+        return build_segmenter(arch, cls(**_as_tuples(config.get("model", {}), cls)))
+    if family == ModelFamily.CLASSIFICATION:
+        from ml.classification.sononet import SonoNet, SonoNetConfig
+
+        return SonoNet(SonoNetConfig(**_as_tuples(config.get("model", {}), SonoNetConfig)))
+    if family == ModelFamily.RECONSTRUCTION:
+        from ml.reconstruction.cascade import DeepCascade
+
+        return DeepCascade(**config.get("model", {}))
+    raise ValueError(f"unknown model family {family!r}")
+
+
+def load_model(version: ModelVersion, device: torch.device | None = None) -> nn.Module:
+    model = build_model(version.family, version.config)
+    model.load_state_dict(load_weights(version))
+    model.eval()
+    return model.to(device or torch.device("cpu"))

@@ -1,0 +1,108 @@
+"""Training from observers' reads registers a model version with its exact training set; promotion and
+rollback move which version serves pre-annotation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from atrium.learning.models import Job, ModelVersion
+from atrium.learning.registry import models_root, promote, rollback
+from atrium.learning.services import run_job
+from tests.platform.learning.conftest import read_from_truth
+
+FAST = {"size": "tiny", "max_steps": 4, "max_seconds": 30, "infer_after": False, "batch_size": 4}
+
+
+@pytest.fixture
+def read_study(cardiac_study, people):
+    for case in cardiac_study.cases.all():
+        read_from_truth(case, people.annotator, slices=[2, 3])
+    return cardiac_study
+
+
+def train_now(study, **params):
+    job = Job.objects.create(kind="train", study=study, params={**FAST, **params})
+    state = run_job(job.pk)
+    job.refresh_from_db()
+    assert state == "succeeded", job.error
+    return ModelVersion.objects.get(pk=job.result["model_version"])
+
+
+def test_training_registers_a_version_with_weights_and_its_training_set(read_study):
+    from atrium.annotations.models import AnnotationVersion
+
+    version = train_now(read_study)
+    assert version.family == "segmentation" and version.number == 1 and version.promoted
+    assert (models_root() / version.weights_key).exists()
+    used = set(version.training_set)
+    assert used and used <= set(AnnotationVersion.objects.values_list("pk", flat=True))
+    assert {"dice_lv", "dice_myo", "dice_rv", "n_train"} <= set(version.metrics)
+    assert version.metrics["n_train"] > 0
+
+
+def test_the_training_set_snapshot_names_exact_annotation_versions(read_study, people):
+    from atrium.annotations.models import Annotation, AnnotationVersion
+    from atrium.annotations.services import update_annotation
+
+    first = train_now(read_study)
+    edited = Annotation.objects.filter(kind="contour", case__split="pool").first()
+    old_version_id = AnnotationVersion.objects.get(annotation=edited, number=edited.version).pk
+    update_annotation(
+        annotation=edited, author=people.annotator, data=edited.data, expected_version=edited.version
+    )
+    second = train_now(read_study)
+    new_version_id = AnnotationVersion.objects.get(annotation=edited, number=2).pk
+    assert old_version_id in first.training_set and new_version_id not in first.training_set
+    assert new_version_id in second.training_set and old_version_id not in second.training_set
+    assert second.parent == first
+
+
+def test_promotion_and_rollback_move_the_serving_version(read_study, people):
+    first = train_now(read_study)
+    second = train_now(read_study)
+    assert second.promoted and not ModelVersion.objects.get(pk=first.pk).promoted
+    back = rollback(study=read_study, family="segmentation", actor=people.ml_engineer)
+    assert back.pk == first.pk and back.promoted
+    assert ModelVersion.objects.filter(study=read_study, promoted=True).count() == 1
+    promote(version=second, actor=people.ml_engineer)
+    assert ModelVersion.objects.get(promoted=True, study=read_study).pk == second.pk
+
+
+def test_rolling_back_the_first_version_is_refused(read_study):
+    train_now(read_study)
+    with pytest.raises(ValueError, match="nothing to roll back to"):
+        rollback(study=read_study, family="segmentation")
+
+
+def test_training_without_submitted_reads_fails_with_a_reason(cardiac_study):
+    job = Job.objects.create(kind="train", study=cardiac_study, params=FAST)
+    assert run_job(job.pk) == "failed"
+    job.refresh_from_db()
+    assert "training examples from submitted reads" in job.error
+
+
+def test_a_failed_registration_leaves_no_weights_behind(read_study, monkeypatch):
+    from atrium.learning import registry
+
+    def broken_create(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    before = set(Path(models_root()).rglob("*.pt")) if models_root().exists() else set()
+    monkeypatch.setattr(registry.ModelVersion.objects, "create", broken_create)
+    job = Job.objects.create(kind="train", study=read_study, params=FAST)
+    assert run_job(job.pk) == "failed"
+    after = set(Path(models_root()).rglob("*.pt"))
+    assert after == before
+    assert not ModelVersion.objects.exists()
+
+
+def test_ml_engineers_promote_over_the_api_and_annotators_cannot(read_study, people, api_client):
+    first = train_now(read_study)
+    train_now(read_study)
+    assert api_client(people.annotator).post(f"/api/models/{first.pk}/promote/").status_code == 403
+    response = api_client(people.ml_engineer).post(f"/api/models/{first.pk}/promote/")
+    assert response.status_code == 200 and response.json()["promoted"] is True
+    listed = api_client(people.annotator).get(f"/api/models/?study={read_study.slug}").json()["results"]
+    assert [v["number"] for v in listed] == [2, 1]
