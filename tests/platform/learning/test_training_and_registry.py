@@ -16,6 +16,14 @@ FAST = {"size": "tiny", "max_steps": 4, "max_seconds": 30, "infer_after": False,
 
 
 @pytest.fixture
+def partly_read_study(cardiac_study, people):
+    """Two of the three cases read and submitted; the third is still in the pool."""
+    for case in list(cardiac_study.cases.order_by("id"))[:2]:
+        read_from_truth(case, people.annotator, slices=[2, 3])
+    return cardiac_study
+
+
+@pytest.fixture
 def read_study(cardiac_study, people):
     for case in cardiac_study.cases.all():
         read_from_truth(case, people.annotator, slices=[2, 3])
@@ -106,3 +114,39 @@ def test_ml_engineers_promote_over_the_api_and_annotators_cannot(read_study, peo
     assert response.status_code == 200 and response.json()["promoted"] is True
     listed = api_client(people.annotator).get(f"/api/models/?study={read_study.slug}").json()["results"]
     assert [v["number"] for v in listed] == [2, 1]
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "mc_variance", "coreset", "disagreement"])
+def test_inference_scores_the_pool_reranks_the_queue_and_records_a_round(
+    partly_read_study, people, api_client, strategy
+):
+    from atrium.learning.models import Prediction, QueueItem, Round
+
+    version = train_now(partly_read_study)
+    job = Job.objects.create(kind="infer", study=partly_read_study, params={"strategy": strategy})
+    assert run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
+    job.refresh_from_db()
+    round_ = Round.objects.get(study=partly_read_study)
+    assert round_.strategy == strategy and round_.model_version == version
+    items = QueueItem.objects.filter(study=partly_read_study, user__isnull=True)
+    pool = set(partly_read_study.cases.exclude(status="complete").values_list("pk", flat=True))
+    if strategy == "disagreement":
+        pool = set(partly_read_study.cases.values_list("pk", flat=True))
+    assert set(items.values_list("case_id", flat=True)) == pool
+    assert all(0 < p <= 1 for p in items.values_list("priority", flat=True))
+    assert all(
+        p.model_version_id == version.pk for p in Prediction.objects.filter(case__study=partly_read_study)
+    )
+    case = partly_read_study.cases.exclude(status="complete").first()
+    shown = api_client(people.annotator).get(f"/api/cases/{case.pk}/predictions/").json()
+    assert shown and shown[0]["model_version"]["number"] == 1 and shown[0]["kind"] == "contour"
+
+
+def test_the_next_case_follows_the_scores_of_the_latest_round(partly_read_study, people, api_client):
+    from atrium.learning.models import QueueItem
+
+    train_now(partly_read_study)
+    job = Job.objects.create(kind="infer", study=partly_read_study, params={"strategy": "entropy"})
+    assert run_job(job.pk) == "succeeded"
+    top = QueueItem.objects.filter(study=partly_read_study).order_by("-priority").first()
+    assert api_client(people.study_lead).get("/api/queue/next/").json()["case_id"] == top.case_id
