@@ -12,7 +12,7 @@ last vertex joins the first), as in the annotation API. Pixel (r, c) has its cen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -220,7 +220,7 @@ def label_map_to_contours(labels: np.ndarray) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def contours_to_label_map(contours: dict[str, Sequence[np.ndarray]], shape: tuple[int, int]) -> np.ndarray:
+def contours_to_label_map(contours: Mapping[str, Sequence[np.ndarray]], shape: tuple[int, int]) -> np.ndarray:
     """Inverse of `label_map_to_contours`: myocardium is epicardium minus endocardium, and the RV never
     overwrites the LV or the myocardium. Returns (H, W) uint8."""
     endo = polygons_to_mask(list(contours.get("lv_endo", [])), shape, "nonzero")

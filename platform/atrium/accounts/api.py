@@ -46,7 +46,7 @@ class TokenListView(APIView):
     def get(self, request: Request) -> Response:
         from atrium.accounts.models import ApiToken
 
-        tokens = ApiToken.objects.filter(user=request.user)
+        tokens = ApiToken.objects.filter(user=request.user)  # type: ignore[misc]
         return Response(TokenOutSerializer(tokens, many=True).data)
 
     @extend_schema(request=TokenCreateSerializer, responses={201: TokenOutSerializer})
@@ -67,7 +67,7 @@ class TokenDetailView(APIView):
         from atrium.accounts.models import ApiToken
         from atrium.accounts.tokens import revoke_token
 
-        token = ApiToken.objects.filter(user=request.user, pk=token_id).first()
+        token = ApiToken.objects.filter(user=request.user, pk=token_id).first()  # type: ignore[misc]
         if token is None:
             raise NotFound(f"you have no token {token_id}")
         revoke_token(token=token)

@@ -94,7 +94,7 @@ def _crop_to_labels(stacks: list[np.ndarray]) -> list[np.ndarray]:
     cols = np.zeros(stacks[0].shape[2], dtype=bool)
     for s in stacks:
         fg = s.any(axis=0)
-        rows |= fg.any(axis=1)
+        rows |= fg.any(axis=1)  # type: ignore[call-overload]
         cols |= fg.any(axis=0)
     if not rows.any():
         return stacks

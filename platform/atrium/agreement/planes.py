@@ -43,7 +43,7 @@ def frames_from_prediction(frames: Sequence[dict[str, Any]], n_frames: int) -> n
         i = int(f["frame"])
         if 0 <= i < n_frames:
             plane = f.get("plane")
-            out[i] = plane_index(plane) if isinstance(plane, str) else int(plane)
+            out[i] = plane_index(plane) if isinstance(plane, str) else int(plane)  # type: ignore[arg-type]
     return out
 
 
@@ -206,7 +206,7 @@ def aggregate_planes(readers: Sequence[Reader], clips: dict[str, dict[str, np.nd
         "model_vs_consensus": versions,
         "trends": [
             {k: v[k] for k in ("model", "model_number", "round", "inter_min_kappa", "within_inter_observer")}
-            | {"kappa": v["vs_consensus"]["kappa"], "macro_f1": v["vs_consensus"]["macro_f1"]}
+            | {"kappa": v["vs_consensus"]["kappa"], "macro_f1": v["vs_consensus"]["macro_f1"]}  # type: ignore[index]
             for v in versions
         ],
     }

@@ -104,7 +104,7 @@ def _observer_rows(study: Study) -> list[dict[str, Any]]:
     from atrium.annotations.models import AnnotationVersion
 
     return list(
-        AnnotationVersion.objects.filter(
+        AnnotationVersion.objects.filter(  # type: ignore[arg-type]
             annotation__case__study=study, annotation__deleted=False, number=F("annotation__version")
         )
         .order_by("annotation_id")

@@ -96,15 +96,15 @@ def load_nifti_cine(
     """Read a cine stack and its optional segmentation. Raises IngestError naming the file and the problem."""
     try:
         image_nii = nib.load(str(image_path))
-        raw = np.asanyarray(image_nii.dataobj)
+        raw = np.asanyarray(image_nii.dataobj)  # type: ignore[attr-defined]
     except Exception as exc:  # nibabel raises many types for bad files
         raise IngestError(str(image_path), f"cannot be read as NIfTI ({type(exc).__name__}: {exc})") from None
     if raw.ndim not in (3, 4):
         raise IngestError(str(image_path), f"has shape {raw.shape}; expected (X, Y, Z) or (X, Y, Z, T)")
-    affine = image_nii.affine
+    affine = image_nii.affine  # type: ignore[attr-defined]
     image = to_slice_phase(_pixel_dtype(raw), affine)
-    zooms = [float(z) for z in image_nii.header.get_zooms()]
-    spatial_unit, time_unit = image_nii.header.get_xyzt_units()
+    zooms = [float(z) for z in image_nii.header.get_zooms()]  # type: ignore[attr-defined]
+    spatial_unit, time_unit = image_nii.header.get_xyzt_units()  # type: ignore[attr-defined]
     scale = {"meter": 1000.0, "micron": 0.001}.get(spatial_unit or "mm", 1.0)
     dx, dy, dz = (zooms[i] * scale for i in range(3))
     frame_time = None
@@ -118,7 +118,7 @@ def load_nifti_cine(
             )
         try:
             seg_nii = nib.load(str(seg_path))
-            seg = np.asanyarray(seg_nii.dataobj)
+            seg = np.asanyarray(seg_nii.dataobj)  # type: ignore[attr-defined]
         except Exception as exc:
             raise IngestError(
                 str(seg_path), f"cannot be read as NIfTI ({type(exc).__name__}: {exc})"

@@ -114,7 +114,7 @@ def search_studies(user: Any, params: Mapping[str, str], base_url: str) -> list[
         "imaging_study", "modality"
     ):
         modalities.setdefault(study_id, set()).add(modality)
-    return [study_json(s, counts.get(s.pk, {}), sorted(modalities.get(s.pk, ())), base_url) for s in rows]
+    return [study_json(s, counts.get(s.pk, {}), sorted(modalities.get(s.pk, ())), base_url) for s in rows]  # type: ignore[arg-type]
 
 
 def study_json(

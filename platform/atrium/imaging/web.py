@@ -49,7 +49,7 @@ def authenticate(request: HttpRequest, *, basic: bool = False) -> Any:
     Uses DRF's authenticators without its view machinery, so binary responses skip content negotiation.
     Unsafe methods with a session must carry the CSRF token, as in the rest of the API.
     """
-    authenticators = [cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+    authenticators = [cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]  # type: ignore[operator]
     if basic:
         authenticators.append(BasicAuthentication())
     try:

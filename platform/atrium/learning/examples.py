@@ -71,7 +71,7 @@ def _current_version_ids(annotations: list[Annotation]) -> list[int]:
     pairs = [(a.pk, a.version) for a in annotations]
     if not pairs:
         return []
-    ids = []
+    ids: list[int] = []
     for annotation_id, number in pairs:
         ids.extend(
             AnnotationVersion.objects.filter(annotation_id=annotation_id, number=number).values_list(

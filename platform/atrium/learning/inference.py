@@ -84,7 +84,7 @@ def predict_case(
         from ml.classification.infer import predict_probs, preprocess_frames
         from ml.data.planes import PLANES
 
-        size = tuple(model.config.input_size)  # type: ignore[union-attr]
+        size = tuple(model.config.input_size)  # type: ignore[union-attr, arg-type]
         inputs = preprocess_frames(windowed(array, series), size)
         probs = predict_probs(model, inputs, torch.device("cpu"))
         best = probs.argmax(axis=1)
@@ -104,7 +104,12 @@ def predict_case(
         old = list(Prediction.objects.filter(case=case, model_version=version))
         prediction = Prediction.objects.create(case=case, model_version=version, kind=kind, data=data)
         Prediction.objects.filter(pk__in=[p.pk for p in old]).delete()
-        transaction.on_commit(lambda: [store.delete(p.data.get("store_key", "")) for p in old])
+
+        def remove_old_arrays() -> None:
+            for p in old:
+                store.delete(p.data.get("store_key", ""))
+
+        transaction.on_commit(remove_old_arrays)
     return prediction, probs, inputs
 
 

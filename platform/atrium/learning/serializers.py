@@ -40,7 +40,7 @@ class JobCreateSerializer(serializers.Serializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     study = serializers.SlugRelatedField(slug_field="slug", read_only=True)  # type: ignore[var-annotated]
-    parent = serializers.SerializerMethodField()
+    parent = serializers.SerializerMethodField()  # type: ignore[assignment]
 
     class Meta:
         from atrium.learning.models import ModelVersion

@@ -152,7 +152,7 @@ def train_for_study(
 
         common.pop("val_fraction", None)
         model, history = train_segmenter(images, labels, arch="fcn", config=model_config, **common, **kwargs)
-        config = {"arch": "fcn", "model": model_config.to_dict()}
+        config: dict[str, Any] = {"arch": "fcn", "model": model_config.to_dict()}
     else:
         from ml.classification.sononet import SonoNetConfig
         from ml.classification.sononet import tiny as sono_tiny
