@@ -46,3 +46,11 @@ def test_liveness_and_readiness_report_ok(client, db):
     ready = client.get("/health/ready")
     assert ready.status_code == 200, ready.content
     assert ready.json()["checks"]["database"] == "ok"
+
+
+def test_the_study_page_offers_retraining_to_ml_engineers_only(client, people, study):
+    client.force_login(people.ml_engineer)
+    assert b'data-testid="retrain"' in client.get(f"/studies/{study.slug}/").content
+    client.force_login(people.annotator)
+    page = client.get(f"/studies/{study.slug}/")
+    assert page.status_code == 200 and b'data-testid="retrain"' not in page.content
