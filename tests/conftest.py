@@ -78,27 +78,21 @@ def pytest_sessionfinish(session, exitstatus):
         shutil.rmtree(Path(settings.VAR_DIR), ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def start_worker(name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """A real `celery worker` process consuming both queues, pointed at the test database."""
     from django.conf import settings
     from django.db import connection
 
-    with django_db_blocker.unblock():
-        db_name = connection.settings_dict["NAME"]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "atrium.settings.test",
-        "ATRIUM_TEST_DB_NAME": str(db_name),
+        "ATRIUM_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
         "ATRIUM_VAR_DIR": str(settings.VAR_DIR),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
+        **(extra_env or {}),
     }
-    if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
-        for key in ("data_folder_in", "processed_folder"):
-            folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True, exist_ok=True)
-    log = open(Path(settings.VAR_DIR) / "worker.log", "w")
+    log_path = Path(settings.VAR_DIR) / f"worker-{name}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - handed to the child
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -116,31 +110,46 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             "--loglevel",
             "INFO",
             "-n",
-            f"test{os.getpid()}@%h",
+            f"{name}{os.getpid()}@%h",
         ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
     )
+    worker.log_path = log_path  # type: ignore[attr-defined]
     deadline = time.monotonic() + 60
-    log_path = Path(settings.VAR_DIR) / "worker.log"
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()[-3000:]}")
         if "ready." in log_path.read_text():
-            break
+            return worker
         time.sleep(0.2)
-    else:
-        worker.kill()
-        raise RuntimeError(f"celery worker did not become ready:\n{log_path.read_text()[-3000:]}")
-    yield worker
+    worker.kill()
+    raise RuntimeError(f"celery worker did not become ready:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
     worker.terminate()
     try:
         worker.wait(timeout=15)
     except subprocess.TimeoutExpired:
         worker.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    from django.conf import settings
+
+    if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
+        for key in ("data_folder_in", "processed_folder"):
+            folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+    with django_db_blocker.unblock():
+        worker = start_worker("session")
+    yield worker
+    stop_worker(worker)
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atrium.settings.local")
 
@@ -38,3 +39,30 @@ def _install_worker_metrics() -> None:
 
 
 _install_worker_metrics()
+
+
+@worker_ready.connect
+def _recover_jobs(sender: object = None, **kwargs: object) -> None:
+    """When a worker starts, re-dispatch jobs whose message or worker was lost, then keep sweeping."""
+    import threading
+
+    from django.conf import settings
+
+    from atrium.learning.services import requeue_lost_jobs
+
+    def sweep() -> None:
+        from django.db import connection
+
+        try:
+            requeue_lost_jobs()
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("job recovery sweep failed")
+        finally:
+            connection.close()
+        timer = threading.Timer(float(getattr(settings, "ATRIUM_JOB_SWEEP_S", 60)), sweep)
+        timer.daemon = True
+        timer.start()
+
+    sweep()

@@ -15,7 +15,19 @@ from django.utils import timezone
 from atrium.learning.models import FINISHED_STATES, Job, JobKind, JobState
 
 logger = logging.getLogger(__name__)
-STALE_AFTER = timedelta(minutes=5)
+
+
+def stale_after() -> timedelta:
+    """A running job whose heartbeat is older than this lost its worker and may be taken again."""
+    from django.conf import settings
+
+    return timedelta(seconds=getattr(settings, "ATRIUM_JOB_STALE_S", 60))
+
+
+def heartbeat_interval() -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, "ATRIUM_JOB_HEARTBEAT_S", 10))
 
 
 class JobCancelled(Exception):
@@ -94,7 +106,7 @@ def dispatch(job: Job) -> None:
 def claim_job(job_id: int) -> Job | None:
     """Move a queued (or abandoned running) job to running. Returns None if someone else has it."""
     now = timezone.now()
-    claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=now - stale_after())
     updated = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
         state=JobState.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, error=""
     )
@@ -128,6 +140,8 @@ def run_job(job_id: int) -> str:
         return JobState.FAILED
     reporter = JobReporter(job)
     _push_job(job)
+    beating = _Heartbeat(job.pk)
+    beating.start()
     try:
         result = handler(job, reporter)
     except JobCancelled:
@@ -137,8 +151,60 @@ def run_job(job_id: int) -> str:
         logger.exception("job %s failed", job.pk)
         _finish(job, JobState.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
         return JobState.FAILED
+    finally:
+        beating.stop()
     _finish(job, JobState.SUCCEEDED, result=result)
     return JobState.SUCCEEDED
+
+
+class _Heartbeat:
+    """Touch the job's heartbeat from a thread while its handler runs, so a long step without progress
+    reports is not mistaken for a dead worker, and a dead worker's job is recognised once it goes quiet."""
+
+    def __init__(self, job_id: int) -> None:
+        import threading
+
+        self.job_id = job_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"job-{job_id}-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(heartbeat_interval()):
+                try:
+                    Job.objects.filter(pk=self.job_id, state=JobState.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # a missed beat only makes the job look idle for a while
+                    logger.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+        finally:
+            connection.close()
+
+
+def requeue_lost_jobs() -> list[int]:
+    """Dispatch again every queued job (its message may have been lost with a broker restart) and every
+    running job whose worker went quiet. Claiming is conditional, so a duplicate message runs nothing."""
+    now = timezone.now()
+    lost = Job.objects.filter(
+        Q(state=JobState.QUEUED, cancel_requested=False)
+        | Q(state=JobState.RUNNING, heartbeat_at__lt=now - stale_after())
+    )
+    ids = []
+    for job in lost:
+        dispatch(job)
+        ids.append(job.pk)
+    if ids:
+        logger.warning("re-dispatched jobs %s (lost messages or dead workers)", ids)
+    return ids
 
 
 def cancel_job(*, job: Job) -> Job:

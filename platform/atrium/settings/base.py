@@ -130,6 +130,9 @@ CELERY_TASK_ROUTES = {
     "atrium.learning.tasks.run_cpu_job": {"queue": "cpu"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+ATRIUM_JOB_HEARTBEAT_S = env_int("ATRIUM_JOB_HEARTBEAT_S", 10)
+ATRIUM_JOB_STALE_S = env_int("ATRIUM_JOB_STALE_S", 60)
+ATRIUM_JOB_SWEEP_S = env_int("ATRIUM_JOB_SWEEP_S", 60)
 
 # --- files ------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
