@@ -92,7 +92,7 @@ def start_worker(name: str, extra_env: dict[str, str] | None = None) -> subproce
         **(extra_env or {}),
     }
     log_path = Path(settings.VAR_DIR) / f"worker-{name}.log"
-    log = open(log_path, "w")  # noqa: SIM115 - handed to the child
+    log = open(log_path, "w")
     worker = subprocess.Popen(
         [
             sys.executable,
