@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API keeps an event loop running in this thread; the tests' own ORM calls are
-# ordinary synchronous code, so Django's async-safety guard is lifted for this module's process.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.e2e,
@@ -38,10 +35,20 @@ def browser():
         )
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield instance
-        instance.close()
+    # Playwright's sync API keeps an event loop running in this thread; the tests' own ORM calls are
+    # ordinary synchronous code, so Django's async-safety guard is lifted while this module runs.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            yield instance
+            instance.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="module")
