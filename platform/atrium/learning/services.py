@@ -97,8 +97,10 @@ def enqueue_job(
 
 
 def dispatch(job: Job) -> None:
+    """Send the job's message. For a queued job, heartbeat_at records when it was last sent."""
     from atrium.learning.tasks import run_cpu_job, run_gpu_job
 
+    Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(heartbeat_at=timezone.now())
     task = run_gpu_job if job.queue == "gpu" else run_cpu_job
     task.apply_async(args=[job.pk], queue=job.queue)
 
@@ -190,12 +192,19 @@ class _Heartbeat:
             connection.close()
 
 
-def requeue_lost_jobs() -> list[int]:
-    """Dispatch again every queued job (its message may have been lost with a broker restart) and every
-    running job whose worker went quiet. Claiming is conditional, so a duplicate message runs nothing."""
+def requeue_lost_jobs(*, queued_older_than: timedelta | None = None) -> list[int]:
+    """Dispatch again every running job whose worker went quiet, and every queued job last sent longer ago
+    than `queued_older_than` (its message may have been lost with a broker restart; default
+    ATRIUM_JOB_REQUEUE_S). Claiming is conditional, so a duplicate message runs nothing, and a queued job is
+    re-sent at most once per period, so a long backlog does not multiply its messages."""
+    from django.conf import settings
+
     now = timezone.now()
+    if queued_older_than is None:
+        queued_older_than = timedelta(seconds=getattr(settings, "ATRIUM_JOB_REQUEUE_S", 600))
+    waiting_too_long = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - queued_older_than)
     lost = Job.objects.filter(
-        Q(state=JobState.QUEUED, cancel_requested=False)
+        (Q(state=JobState.QUEUED, cancel_requested=False) & waiting_too_long)
         | Q(state=JobState.RUNNING, heartbeat_at__lt=now - stale_after())
     )
     ids = []

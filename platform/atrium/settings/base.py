@@ -133,6 +133,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 ATRIUM_JOB_HEARTBEAT_S = env_int("ATRIUM_JOB_HEARTBEAT_S", 10)
 ATRIUM_JOB_STALE_S = env_int("ATRIUM_JOB_STALE_S", 60)
 ATRIUM_JOB_SWEEP_S = env_int("ATRIUM_JOB_SWEEP_S", 60)
+ATRIUM_JOB_REQUEUE_S = env_int("ATRIUM_JOB_REQUEUE_S", 600)
 
 # --- files ------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"

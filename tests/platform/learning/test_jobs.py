@@ -110,3 +110,23 @@ def test_an_ingest_job_runs_in_a_real_worker_process(celery_worker_process, demo
     assert finished.progress == 1.0 and finished.attempts == 1
     assert len(finished.result["series_created"]) == 2 and finished.result["errors"] == []
     assert Series.objects.filter(cases__study=study).count() == 2
+
+
+def test_lost_jobs_are_re_sent_but_a_waiting_backlog_is_not_multiplied(db, study, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from atrium.learning import services
+
+    sent = []
+    monkeypatch.setattr(services, "dispatch", lambda job: sent.append(job.pk))
+    now = timezone.now()
+    fresh = Job.objects.create(kind="report", study=study, heartbeat_at=now)
+    forgotten = Job.objects.create(kind="report", study=study, heartbeat_at=now - timedelta(hours=1))
+    dead = Job.objects.create(
+        kind="train", study=study, state="running", heartbeat_at=now - timedelta(hours=1)
+    )
+    alive = Job.objects.create(kind="train", study=study, state="running", heartbeat_at=now)
+    assert sorted(services.requeue_lost_jobs()) == sorted([forgotten.pk, dead.pk])
+    assert fresh.pk not in sent and alive.pk not in sent
