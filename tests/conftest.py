@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +82,8 @@ def start_worker(name: str, extra_env: dict[str, str] | None = None) -> subproce
     from django.conf import settings
     from django.db import connection
 
+    from atrium.celery_app import worker_argv
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "atrium.settings.test",
@@ -94,24 +95,7 @@ def start_worker(name: str, extra_env: dict[str, str] | None = None) -> subproce
     log_path = Path(settings.VAR_DIR) / f"worker-{name}.log"
     log = open(log_path, "w")
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "atrium.celery_app",
-            "worker",
-            "-Q",
-            "cpu,gpu",
-            "-P",
-            "solo",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"{name}{os.getpid()}@%h",
-        ],
+        worker_argv(f"{name}{os.getpid()}@%h"),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

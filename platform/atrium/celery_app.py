@@ -16,6 +16,16 @@ app.conf.worker_enable_remote_control = False
 app.autodiscover_tasks()
 
 
+def worker_argv(name: str) -> list[str]:
+    """The command line of a worker on both queues, as the demo and the tests start it."""
+    import sys
+
+    return [
+        sys.executable, "-m", "celery", "-A", "atrium.celery_app", "worker", "-Q", "cpu,gpu", "-P", "solo",
+        "--without-mingle", "--without-gossip", "--loglevel", "INFO", "-n", name,
+    ]  # fmt: skip
+
+
 def _ensure_filesystem_broker_folders() -> None:
     from django.conf import settings
 

@@ -6,13 +6,13 @@ temporary file, then rename) so a reader never sees half an array.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+
+from atrium.atomic_files import write_atomic
 
 
 class PixelStore:
@@ -30,28 +30,12 @@ class PixelStore:
         return resolved
 
     def write(self, key: str, array: np.ndarray) -> None:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(
+            self.path(key), lambda handle: np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        )
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path(key), lambda handle: handle.write(data))
 
     def open(self, key: str) -> np.ndarray:
         """A read-only memory map of the array; slicing it reads only the bytes asked for."""

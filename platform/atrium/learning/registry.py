@@ -7,8 +7,6 @@ ModelVersion never exists without its weights and a crash never leaves a half-re
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,23 +17,12 @@ from django.db import transaction
 from django.db.models import Max
 from torch import nn
 
+from atrium.atomic_files import write_atomic
 from atrium.learning.models import ModelFamily, ModelVersion
 
 
 def models_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "models"
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def register_model_version(
@@ -63,7 +50,7 @@ def register_model_version(
         # A unique name: a number can be reused after a rolled-back transaction, a file never is.
         key = f"{family}/{study.slug if study else 'global'}/v{number:04d}-{uuid.uuid4().hex[:12]}.pt"
         path = models_root() / key
-        _write_atomic(path, buffer.getvalue())
+        write_atomic(path, lambda handle: handle.write(buffer.getvalue()))
         try:
             return ModelVersion.objects.create(
                 study=study,

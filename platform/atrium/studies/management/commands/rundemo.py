@@ -122,30 +122,15 @@ class Command(BaseCommand):
         self._serve(host, port)
 
     def _serve(self, host: str, port: int) -> None:
+        from atrium.celery_app import worker_argv
+
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(settings.PLATFORM_DIR), str(settings.REPO_DIR)]),
         }
         python = sys.executable
         worker = subprocess.Popen(
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "atrium.celery_app",
-                "worker",
-                "-Q",
-                "cpu,gpu",
-                "-P",
-                "solo",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "INFO",
-                "-n",
-                "demo@%h",
-            ],
+            worker_argv("demo@%h"),
             env=env,
         )
         server = subprocess.Popen(
