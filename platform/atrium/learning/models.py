@@ -48,9 +48,11 @@ class JobKind(models.TextChoices):
     RECONSTRUCT = "reconstruct", "Reconstruct"
     INGEST = "ingest", "Ingest"
     REPORT = "report", "Report"
+    ADAPT = "adapt", "Adapt to a site"
+    SIMULATE = "simulate", "Simulate active learning"
 
 
-GPU_KINDS = frozenset({JobKind.TRAIN, JobKind.INFER, JobKind.RECONSTRUCT})
+GPU_KINDS = frozenset({JobKind.TRAIN, JobKind.INFER, JobKind.RECONSTRUCT, JobKind.ADAPT, JobKind.SIMULATE})
 
 
 class JobState(models.TextChoices):
@@ -153,3 +155,24 @@ class QueueItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} p={self.priority:.3f}"
+
+
+class LearningCurve(models.Model):
+    """A simulated active-learning run: validation score against the number of labelled cases, per strategy."""
+
+    study = models.ForeignKey("studies.Study", on_delete=models.CASCADE, related_name="learning_curves")
+    family = models.CharField(max_length=20, choices=ModelFamily.choices)
+    strategy = models.CharField(max_length=20)
+    metric = models.CharField(max_length=20, help_text="dice or f1")
+    params = models.JSONField(default=dict, blank=True, help_text="rounds, batch size, seed, ...")
+    points = models.JSONField(default=list, blank=True, help_text="[{n_labelled, score, round}, ...]")
+    full_data_score = models.FloatField(null=True, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.strategy} curve for {self.study} ({len(self.points)} points)"
