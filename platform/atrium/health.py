@@ -32,6 +32,11 @@ def _check_storage() -> str:
     probe = root / ".ready-probe"
     probe.write_bytes(b"ok")
     probe.unlink()
+    if settings.ATRIUM_STORAGE == "s3":
+        from django.core.files.storage import storages
+
+        storages["default"].exists("health/ready-probe")  # raises when the bucket cannot be reached
+        return "ok (local cache and object storage)"
     return "ok"
 
 

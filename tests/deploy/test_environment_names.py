@@ -22,7 +22,7 @@ READ_ELSEWHERE = {
     "ATRIUM_MIGRATE_ON_START",
     "ATRIUM_WORKER_CONCURRENCY",  # entrypoint.sh / CMD
 }
-# What the chart sets for S3 media; settings do not read them yet (see docs/deploy.md).
+# What the chart sets for S3 media (media.s3.enabled); read by atrium.settings.base.
 S3_NAMES = {
     "ATRIUM_STORAGE",
     "AWS_STORAGE_BUCKET_NAME",
@@ -78,7 +78,6 @@ def test_the_required_production_settings_are_provided(source):
         assert "REDIS_URL" in names or "REDIS_URL_FILE" in names, where
 
 
-@pytest.mark.xfail(strict=True, reason="S3 media settings are not in atrium.settings yet (docs/deploy.md)")
 def test_the_s3_variables_the_chart_sets_are_read_by_the_settings():
     read = environment_names_read_by_the_platform()
     missing = {name for name in S3_NAMES if name.removesuffix("_FILE") not in read}

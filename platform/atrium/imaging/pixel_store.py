@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from atrium import media_mirror
 from atrium.atomic_files import write_atomic
 
 
@@ -29,24 +30,32 @@ class PixelStore:
             raise ValueError(f"pixel-store key {key!r} escapes the store")
         return resolved
 
+    def remote_key(self, key: str) -> str:
+        """The object name in media storage (ATRIUM_STORAGE=s3), beside the local copy's path."""
+        return f"pixels/{key}"
+
     def write(self, key: str, array: np.ndarray) -> None:
         write_atomic(
             self.path(key), lambda handle: np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
         )
+        media_mirror.publish(self.path(key), self.remote_key(key))
 
     def write_bytes(self, key: str, data: bytes) -> None:
         write_atomic(self.path(key), lambda handle: handle.write(data))
+        media_mirror.publish(self.path(key), self.remote_key(key))
 
     def open(self, key: str) -> np.ndarray:
         """A read-only memory map of the array; slicing it reads only the bytes asked for."""
-        return np.load(self.path(key), mmap_mode="r", allow_pickle=False)
+        path = self.path(key)
+        media_mirror.ensure_local(path, self.remote_key(key))  # a pod that has no copy yet fetches one
+        return np.load(path, mmap_mode="r", allow_pickle=False)
 
     def exists(self, key: str) -> bool:
-        return bool(key) and self.path(key).exists()
+        return bool(key) and media_mirror.exists(self.path(key), self.remote_key(key))
 
     def delete(self, key: str) -> None:
         if key:
-            self.path(key).unlink(missing_ok=True)
+            media_mirror.remove(self.path(key), self.remote_key(key))
 
 
 def get_pixel_store() -> PixelStore:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from torch import nn
 
+from atrium import media_mirror
 from atrium.atomic_files import write_atomic
 from atrium.learning.models import ModelFamily, ModelVersion
 
@@ -52,6 +53,7 @@ def register_model_version(
         path = models_root() / key
         write_atomic(path, lambda handle: handle.write(buffer.getvalue()))
         try:
+            media_mirror.publish(path, f"models/{key}")
             return ModelVersion.objects.create(
                 study=study,
                 family=family,
@@ -64,12 +66,14 @@ def register_model_version(
                 created_by=created_by,
             )
         except BaseException:
-            path.unlink(missing_ok=True)
+            media_mirror.remove(path, f"models/{key}")
             raise
 
 
 def load_weights(version: ModelVersion) -> dict[str, torch.Tensor]:
-    return torch.load(models_root() / version.weights_key, map_location="cpu", weights_only=True)
+    path = models_root() / version.weights_key
+    media_mirror.ensure_local(path, f"models/{version.weights_key}")  # fetched once per pod under S3
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def promoted_version(study: Any, family: str) -> ModelVersion | None:

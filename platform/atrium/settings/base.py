@@ -141,6 +141,32 @@ STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("ATRIUM_MEDIA_ROOT", str(VAR_DIR / "media")))
 PIXEL_STORE_ROOT = MEDIA_ROOT / "pixels"
+# Media storage: "filesystem" (MEDIA_ROOT is the only copy) or "s3" (S3-compatible object storage through
+# django-storages is the durable copy; MEDIA_ROOT becomes a per-pod cache; see atrium/media_mirror.py).
+ATRIUM_STORAGE = env_str("ATRIUM_STORAGE", "filesystem")
+STORAGES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if ATRIUM_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
+            "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN", "") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID"),  # or AWS_ACCESS_KEY_ID_FILE
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),  # or AWS_SECRET_ACCESS_KEY_FILE
+            "default_acl": None,
+            "querystring_auth": True,  # patient data: signed, expiring URLs only
+            "file_overwrite": False,
+        },
+    }
+elif ATRIUM_STORAGE != "filesystem":
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"ATRIUM_STORAGE={ATRIUM_STORAGE!r} is not one of: filesystem, s3")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
 ATRIUM_MAX_UPLOAD_BYTES = env_int("ATRIUM_MAX_UPLOAD_BYTES", 2 * 1024**3)
