@@ -14,6 +14,7 @@ import { GridWidget } from "./grid";
 import { helpPanel } from "./helpPanel";
 import type { Shape } from "./overlay";
 import { MODEL_COLOUR, OTHER_OBSERVER_COLOUR, STRUCTURES, structureInfo } from "./structures";
+import { addCommonShortcuts, buttonFactory, caseTitle, historyAndSubmit, toggleHelpPanel } from "./toolbar";
 import { ViewerShell } from "./viewerShell";
 
 export class CardiacPage {
@@ -98,15 +99,11 @@ export class CardiacPage {
   }
 
   private toolbar(): HTMLElement {
-    const button = (id: string, label: string, title: string, onclick: () => void): HTMLButtonElement => {
-      const b = h("button", { type: "button", "data-testid": id, title, onclick }, label);
-      this.els[id] = b;
-      return b;
-    };
+    const button = buttonFactory(this.els);
     return h(
       "div",
       { class: "toolbar" },
-      h("span", { class: "case-title", "data-testid": "case-title" }, this.ctx.caseInfo.title),
+      caseTitle(this.ctx),
       h(
         "span",
         { class: "group structures", role: "radiogroup" },
@@ -138,14 +135,7 @@ export class CardiacPage {
         button("mark-es", "ES", "Mark this phase end-systolic (S)", () => this.markPhase("es_phase")),
         button("play", "▶ Cine", "Play/stop (Space)", () => this.shell.cine.toggle()),
       ),
-      h(
-        "span",
-        { class: "group" },
-        button("undo", "Undo", "Undo (Ctrl+Z)", () => store.undo()),
-        button("redo", "Redo", "Redo (Ctrl+Shift+Z)", () => store.redo()),
-        button("help-button", "?", "Shortcuts (?)", () => this.toggleHelp()),
-      ),
-      h("span", { class: "group right" }, this.ctx.statusEl, this.ctx.submitControls()),
+      ...historyAndSubmit(this.ctx, button, () => this.toggleHelp()),
     );
   }
 
@@ -169,17 +159,12 @@ export class CardiacPage {
       .add("a", "Accept the model's contours on this image", () => this.acceptModel())
       .add("e", "Mark ED phase", () => this.markPhase("ed_phase"))
       .add("s", "Mark ES phase", () => this.markPhase("es_phase"))
-      .add("delete", "Delete the selected structure's contour here", () => this.deleteActive())
-      .add("ctrl+z", "Undo", () => store.undo())
-      .add("ctrl+shift+z", "Redo", () => store.redo())
-      .add("ctrl+y", "Redo", () => store.redo())
-      .add("r", "Reset zoom, pan and window", () => this.shell.view.resetView())
-      .add("?", "Show / hide this help", () => this.toggleHelp());
+      .add("delete", "Delete the selected structure's contour here", () => this.deleteActive());
+    addCommonShortcuts(s, () => this.shell.view.resetView(), () => this.toggleHelp());
   }
 
   private toggleHelp(show?: boolean): void {
-    const panel = this.root.querySelector<HTMLElement>('[data-testid="help-panel"]');
-    if (panel !== null) panel.hidden = show === undefined ? !panel.hidden : !show;
+    toggleHelpPanel(this.root, show);
   }
 
   selectStructure(id: Structure): void {

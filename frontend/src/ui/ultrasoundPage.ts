@@ -7,7 +7,8 @@ import type { CaseContext } from "./caseContext";
 import { clear, h, toast } from "./dom";
 import { HeatmapOverlay } from "./heatmap";
 import { helpPanel } from "./helpPanel";
-import { BACKGROUND, DEFAULT_PLANES, planeColour } from "./planes";
+import { BACKGROUND, planeColour, planesOf } from "./planes";
+import { addCommonShortcuts, buttonFactory, caseTitle, historyAndSubmit, toggleHelpPanel } from "./toolbar";
 import { ViewerShell } from "./viewerShell";
 
 const NUMBER_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"];
@@ -30,8 +31,7 @@ export class UltrasoundPage {
     private readonly ctx: CaseContext,
   ) {
     this.frames = ctx.series.shape[0] ?? ctx.series.n_frames;
-    const schemaPlanes = ctx.caseInfo.study.label_schema.planes;
-    this.planes = Array.isArray(schemaPlanes) && schemaPlanes.length > 0 ? schemaPlanes : DEFAULT_PLANES;
+    this.planes = planesOf(ctx.caseInfo.study.label_schema);
     this.plane = this.planes[0] ?? BACKGROUND;
     root.classList.add("atrium-page", "ultrasound");
     const main = h("div", { class: "viewer-column" });
@@ -76,15 +76,11 @@ export class UltrasoundPage {
   }
 
   private toolbar(): HTMLElement {
-    const button = (id: string, label: string, title: string, onclick: () => void): HTMLButtonElement => {
-      const b = h("button", { type: "button", "data-testid": id, title, onclick }, label);
-      this.els[id] = b;
-      return b;
-    };
+    const button = buttonFactory(this.els);
     return h(
       "div",
       { class: "toolbar" },
-      h("span", { class: "case-title", "data-testid": "case-title" }, this.ctx.caseInfo.title),
+      caseTitle(this.ctx),
       h(
         "span",
         { class: "group" },
@@ -93,15 +89,12 @@ export class UltrasoundPage {
         button("step-forward", "▸", "Next frame (Right arrow)", () => void this.go(this.frame + 1)),
         (this.els["frame"] = h("span", { class: "frame-counter", "data-testid": "frame-counter" })),
       ),
-      h(
-        "span",
-        { class: "group" },
+      ...historyAndSubmit(
+        this.ctx,
+        button,
+        () => this.toggleHelp(),
         button("heatmap-toggle", "Heatmap", "Show/hide the model's heatmap (H)", () => this.toggleHeatmap()),
-        button("undo", "Undo", "Undo (Ctrl+Z)", () => store.undo()),
-        button("redo", "Redo", "Redo (Ctrl+Shift+Z)", () => store.redo()),
-        button("help-button", "?", "Shortcuts (?)", () => this.toggleHelp()),
       ),
-      h("span", { class: "group right" }, this.ctx.statusEl, this.ctx.submitControls()),
     );
   }
 
@@ -147,21 +140,16 @@ export class UltrasoundPage {
       .add("a", "Label this frame (or range) with the model's suggestion", () => this.acceptSuggestion())
       .add("h", "Show / hide the heatmap", () => this.toggleHeatmap())
       .add("delete", "Delete the label on this frame", () => this.deleteLabelAtFrame())
-      .add("ctrl+z", "Undo", () => store.undo())
-      .add("ctrl+shift+z", "Redo", () => store.redo())
-      .add("ctrl+y", "Redo", () => store.redo())
-      .add("r", "Reset zoom, pan and window", () => this.shell.view.resetView())
       .add("escape", "Clear the range / close help", () => {
         this.rangeStart = this.rangeEnd = null;
         this.toggleHelp(false);
         this.refresh();
-      })
-      .add("?", "Show / hide this help", () => this.toggleHelp());
+      });
+    addCommonShortcuts(s, () => this.shell.view.resetView(), () => this.toggleHelp());
   }
 
   private toggleHelp(show?: boolean): void {
-    const panel = this.root.querySelector<HTMLElement>('[data-testid="help-panel"]');
-    if (panel !== null) panel.hidden = show === undefined ? !panel.hidden : !show;
+    toggleHelpPanel(this.root, show);
   }
 
   private toggleHeatmap(): void {
@@ -285,7 +273,7 @@ export class UltrasoundPage {
       for (const e of mine) {
         const left = (100 * e.data.frame_start) / this.frames;
         const width = (100 * (e.data.frame_stop - e.data.frame_start + 1)) / this.frames;
-        timeline.appendChild(h("span", { class: "range", title: e.data.plane, style: `left:${left}%;width:${width}%;background:${planeColour(this.planes.indexOf(e.data.plane))}` }));
+        timeline.appendChild(h("span", { class: "range", title: e.data.plane, style: `left:${left}%;width:${width}%;background:${planeColour(this.planes.indexOf(e.data.plane), this.planes.length)}` }));
       }
       if (this.rangeStart !== null) {
         const a = this.rangeStart;
