@@ -160,3 +160,8 @@ def load_checkpoint(
 
 def read_model_card(checkpoint_path: str | Path) -> ModelCard:
     return ModelCard.from_json(card_path(checkpoint_path).read_text())
+
+
+def checkpoint_step(path: str | Path) -> int:
+    """The step a checkpoint was written at (loads it on the CPU)."""
+    return int(torch.load(Path(path), map_location="cpu", weights_only=False)["step"])

@@ -1,7 +1,9 @@
 """One training loop for every model family: early stopping on a validation metric, a time budget,
 progress reporting, cancellation, mixed precision on GPU, and checkpoints with exact resume.
 
-Batches are `(inputs, targets, ...)` tuples (or mappings with "image"/"label"). For a resume whose next
+Batches are `(inputs, targets, ...)` tuples (or mappings with "image"/"label"); `inputs` is a tensor, or a
+list/tuple of tensors for a model that takes several (`model(*inputs)`, as the reconstruction cascade's
+`(x_zf, k0, mask)`). For a resume whose next
 step equals the uninterrupted run's, build the train loader with `make_loader` (its shuffling depends only
 on the seed and the epoch) and keep `num_workers=0`; random augmentation then draws from the global RNG,
 whose state the checkpoint carries.
@@ -19,11 +21,14 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ml.training import distributed
 from ml.training.checkpoints import ModelCard, load_checkpoint, save_checkpoint
 from ml.training.devices import autocast, pick_device, rng_state, set_rng_state
 
+Inputs = torch.Tensor | list[torch.Tensor] | tuple[torch.Tensor, ...]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MetricFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, float]]
 
@@ -86,6 +91,7 @@ class History:
     elapsed_s: float = 0.0
     stopped: str = ""
     card: ModelCard | None = None  # the model card with the final validation metrics, when one was given
+    resumed_from_step: int | None = None  # the checkpoint's step when this run was resumed
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -118,13 +124,18 @@ class EpochShuffleSampler(Sampler[int]):
 def make_loader(
     dataset: Dataset[Any], batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False
 ) -> DataLoader[Any]:
-    """A DataLoader (single process) whose order is resumable; see `EpochShuffleSampler`."""
+    """A DataLoader (single process) whose order is resumable; see `EpochShuffleSampler`. Under torchrun
+    (a process group is active) it is this rank's shard instead: `distributed.make_sharded_loader`."""
+    if distributed.current().active:
+        return distributed.make_sharded_loader(
+            dataset, batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last
+        )
     assert isinstance(dataset, Sized)
     sampler = EpochShuffleSampler(len(dataset), seed=seed, shuffle=shuffle)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=0)
 
 
-def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _split_batch(batch: Any) -> tuple[Any, torch.Tensor]:
     if isinstance(batch, Mapping):
         return batch["image"], batch["label"]
     return batch[0], batch[1]
@@ -160,6 +171,14 @@ class Trainer:
         self.model = model.to(self.device)
         if self.config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # Under torchrun (see ml/training/distributed.py) the model trains wrapped in DDP; `module` is the
+        # plain model, which state dicts, checkpoints and validation (on rank 0 only) use.
+        self.dist = distributed.current()
+        self.module: nn.Module = self.model
+        if self.dist.active:
+            ids = [self.device.index or 0] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.module, device_ids=ids)
+        self._last_eval_step: int | None = None
         self.loss_fn, self.optimizer = loss_fn, optimizer
         self.train_loader, self.val_loader, self.metric_fn = train_loader, val_loader, metric_fn
         self.progress, self.should_stop = progress, should_stop
@@ -174,13 +193,15 @@ class Trainer:
         self._bad_evals = 0
         self._batch_in_epoch = 0
         self._resume_rng: dict[str, object] | None = None
+        self._start: float | None = None
+        self._elapsed_before = 0.0  # training seconds spent before a resume, counted against max_seconds
 
     # ---- public API -------------------------------------------------------------------------------
 
     def resume(self, path: str | Path) -> None:
         """Restore model, optimizer and counters; the next `fit` continues at the saved step."""
         state = load_checkpoint(
-            path, self.model, self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
+            path, self.module, self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
             map_location=self.device, restore_rng=False,
         )  # fmt: skip
         self.history.step, self.history.epoch = state.step, state.epoch
@@ -188,10 +209,17 @@ class Trainer:
         self._batch_in_epoch = state.batch_in_epoch
         self._resume_rng = state.rng
         self._bad_evals = int(state.extra.get("bad_evals", 0))
+        self._elapsed_before = float(state.extra.get("elapsed_s", 0.0))
+        self.history.best_step = state.extra.get("best_step")
+        best = state.extra.get("best_state")
+        if best is not None:
+            self._best_state = {k: v.to(self.device) for k, v in best.items()}
+        self.history.resumed_from_step = state.step
 
     def fit(self) -> History:
         cfg, h = self.config, self.history
-        start = time.perf_counter()
+        # A resumed run keeps the time it already spent: the budget covers the whole run, not each attempt.
+        start = self._start = time.perf_counter() - self._elapsed_before
         steps_per_epoch = len(self.train_loader)
         done = False
         while not done and h.epoch < cfg.max_epochs:
@@ -218,13 +246,15 @@ class Trainer:
                 self._batch_in_epoch += 1
                 h.train_loss.append((h.step, loss))
                 elapsed = time.perf_counter() - start
-                if self.progress is not None and h.step % cfg.progress_every == 0:
+                if self.progress is not None and h.step % cfg.progress_every == 0 and self.dist.is_main:
                     eta = self._eta(elapsed, steps_per_epoch)
                     self.progress(Progress(h.step, h.epoch, loss, {}, eta, elapsed, "train"))
                 if cfg.eval_every is not None and h.step % cfg.eval_every == 0 and self._validate(start):
                     h.stopped, done = "early_stopping", True
                 if cfg.checkpoint_every and cfg.checkpoint_path and h.step % cfg.checkpoint_every == 0:
-                    self.save(cfg.checkpoint_path)
+                    if self.dist.is_main:
+                        self.save(cfg.checkpoint_path)
+                    distributed.barrier()
                 if done or self._out_of_budget(elapsed):
                     done = True
                     break
@@ -238,10 +268,12 @@ class Trainer:
                 continue
         if not h.stopped:
             h.stopped = self._stop_reason(time.perf_counter() - start)
-        if self.val_loader is not None and (not h.evals or h.evals[-1][0] != h.step):
+        if self.val_loader is not None and self._last_eval_step != h.step:
             self._validate(start)
         if cfg.restore_best and self._best_state is not None:
-            self.model.load_state_dict(self._best_state)
+            self.module.load_state_dict(self._best_state)
+        if self.dist.active:
+            distributed.broadcast_state(self.module)  # rank 0 kept the best weights; every rank returns them
         h.elapsed_s = time.perf_counter() - start
         if self.model_card is not None:
             # The returned weights are the best ones when restore_best, so the card carries their metrics.
@@ -257,32 +289,44 @@ class Trainer:
             metrics = h.evals[-1][1] if h.evals else {}
             card = replace(self.model_card, metrics=dict(metrics))
         return save_checkpoint(
-            path, self.model, self.optimizer, step=h.step, epoch=h.epoch,
+            path, self.module, self.optimizer, step=h.step, epoch=h.epoch,
             batch_in_epoch=self._batch_in_epoch, best_metric=h.best_metric, scheduler=self.scheduler,
-            scaler=self.scaler, extra={"bad_evals": self._bad_evals}, card=card,
+            scaler=self.scaler, extra=self._checkpoint_extra(), card=card,
         )  # fmt: skip
+
+    def _checkpoint_extra(self) -> dict[str, Any]:
+        """Counters beyond the step, and the best weights so far, so a resumed run still returns them."""
+        elapsed = time.perf_counter() - self._start if self._start is not None else self._elapsed_before
+        return {
+            "bad_evals": self._bad_evals,
+            "elapsed_s": float(elapsed),
+            "best_step": self.history.best_step,
+            "best_state": {k: v.detach().cpu() for k, v in self._best_state.items()}
+            if self._best_state is not None
+            else None,
+        }
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         """Mean validation loss and metrics over `val_loader`, weighted by batch size."""
         assert self.val_loader is not None
-        was_training = self.model.training
-        self.model.eval()
+        was_training = self.module.training
+        self.module.eval()
         sums: dict[str, float] = {}
         n_total = 0
         for batch in self.val_loader:
             x, y = self._inputs(batch)
             with autocast(self.device, self.config.amp):
-                out = self.model(x)
+                out = self._forward(x, self.module)  # never the DDP wrapper: only rank 0 validates
             out = out.float()
-            n = int(x.shape[0])
+            n = int((x if isinstance(x, torch.Tensor) else x[0]).shape[0])
             values = {"val_loss": float(self.loss_fn(out, y))}
             if self.metric_fn is not None:
                 values.update({k: float(v) for k, v in self.metric_fn(out, y).items()})
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v * n
             n_total += n
-        self.model.train(was_training)
+        self.module.train(was_training)
         return {k: v / max(n_total, 1) for k, v in sums.items()}
 
     # ---- internals --------------------------------------------------------------------------------
@@ -292,14 +336,14 @@ class Trainer:
         x, y = self._inputs(batch)
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.config.amp):
-            out = self.model(x)
+            out = self._forward(x)
         loss = self.loss_fn(out.float(), y)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {self.history.step + 1}")
         self.scaler.scale(loss).backward()
         if self.config.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            nn.utils.clip_grad_norm_(self.module.parameters(), self.config.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return float(loss.detach())
@@ -322,18 +366,29 @@ class Trainer:
         for group, base in zip(self.optimizer.param_groups, self._base_lrs, strict=True):
             group["lr"] = base * factor
 
-    def _inputs(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def _inputs(self, batch: Any) -> tuple[Inputs, torch.Tensor]:
         x, y = _split_batch(batch)
-        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        y = y.to(self.device, non_blocking=True)
+        if not isinstance(x, torch.Tensor):
+            return tuple(part.to(self.device, non_blocking=True) for part in x), y
+        x = x.to(self.device, non_blocking=True)
         if self.config.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
+
+    def _forward(self, x: Inputs, model: nn.Module | None = None) -> torch.Tensor:
+        model = self.model if model is None else model
+        out: torch.Tensor = model(x) if isinstance(x, torch.Tensor) else model(*x)
+        return out
 
     def _validate(self, start: float) -> bool:
         """Run a validation; returns True when early stopping says stop."""
         if self.val_loader is None:
             return False
         cfg, h = self.config, self.history
+        self._last_eval_step = h.step
+        if not self.dist.is_main:
+            return distributed.broadcast_flag(False, self.device)  # rank 0's early-stopping decision
         rng = rng_state()  # validation must not shift the training RNG stream
         metrics = self.evaluate()
         set_rng_state(rng)
@@ -349,7 +404,7 @@ class Trainer:
         if better:
             h.best_metric, h.best_step, self._bad_evals = value, h.step, 0
             self._best_state = copy.deepcopy(
-                {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                {k: v.detach().clone() for k, v in self.module.state_dict().items()}
             )
         else:
             self._bad_evals += 1
@@ -358,10 +413,12 @@ class Trainer:
             loss = h.train_loss[-1][1] if h.train_loss else math.nan
             eta = self._eta(elapsed, len(self.train_loader))
             self.progress(Progress(h.step, h.epoch, loss, dict(metrics), eta, elapsed, "val"))
-        return cfg.patience is not None and self._bad_evals >= cfg.patience
+        stop = cfg.patience is not None and self._bad_evals >= cfg.patience
+        return distributed.broadcast_flag(stop, self.device)
 
     def _out_of_budget(self, elapsed: float) -> bool:
-        return self._stop_reason(elapsed) != ""
+        # Rank 0 decides (its clock, its cancel flag) so that every rank leaves at the same step.
+        return distributed.broadcast_flag(self._stop_reason(elapsed) != "", self.device)
 
     def _stop_reason(self, elapsed: float) -> str:
         cfg, h = self.config, self.history
