@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -111,10 +111,17 @@ class AgreementRecomputeView(APIView):
         return Response({"job": job_payload(job)}, status=status.HTTP_202_ACCEPTED)
 
 
-class ReadsExportView(APIView):
-    """GET /api/studies/<slug>/exports/<kind>/ with kind contours | nifti | planes | nnunet (?reader=)."""
+class ExportUnavailable(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "nothing_to_export"
 
-    renderer_classes = [ZipRenderer, JSONRenderer]
+
+class ReadsExportView(APIView):
+    """GET /api/studies/<slug>/exports/<kind>/ with kind contours | nifti | dicomseg | planes | nnunet
+    (?reader=); 400 when a DICOM SEG export has nothing to export."""
+
+    # JSON first so that errors read as JSON; a zip goes out as a plain HttpResponse
+    renderer_classes = [JSONRenderer, ZipRenderer]
 
     @extend_schema(responses={200: bytes})
     def get(self, request: Request, slug: str, kind: str) -> HttpResponse:
@@ -123,7 +130,12 @@ class ReadsExportView(APIView):
         study = study_for(request, slug)
         if kind not in KINDS:
             raise NotFound(f"unknown export {kind!r}; expected one of {', '.join(KINDS)}")
-        data = export(study, kind, reader=str(request.query_params.get("reader", "")))
+        from atrium.agreement.dicom_seg import SegExportError
+
+        try:
+            data = export(study, kind, reader=str(request.query_params.get("reader", "")))
+        except SegExportError as exc:
+            raise ExportUnavailable(str(exc)) from exc
         response = HttpResponse(data, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{study.slug}-{kind}.zip"'
         return response

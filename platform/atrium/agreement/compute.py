@@ -13,7 +13,7 @@ import math
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,8 +26,8 @@ from atrium.agreement.reads import (
     masks_from_contours,
     masks_from_label_map,
 )
-from atrium.agreement.surfaces import pairwise_overlap_and_surfaces
 from ml.metrics import agreement as stats
+from ml.metrics.distances import pairwise_overlap_and_surfaces
 from ml.segmentation.measures import cardiac_measures
 
 PHASES: tuple[str, ...] = ("ED", "ES")
@@ -66,11 +66,10 @@ def reader_summary(masks: ReaderMasks, spacing: Sequence[float], slice_mm: float
     m = cardiac_measures(
         labels, (float(spacing[0]), float(spacing[1])), float(slice_mm), ed_phase=0, es_phase=1
     )
-    values = m.to_dict()
     measures: dict[str, float | None] = {}
     for name in MEASURES:
         absent = any(struct in masks.missing.get(phase, []) for phase, struct in NEEDS[name])
-        measures[name] = None if absent or masks.ed_phase is None else _num(float(values[name]))  # type: ignore[arg-type]
+        measures[name] = None if absent or masks.ed_phase is None else _num(float(getattr(m, name)))
     return {
         "measures": measures,
         "ed_phase": masks.ed_phase,
@@ -107,35 +106,41 @@ def case_pair_metrics(
     masks: dict[str, ReaderMasks], pairs: Sequence[tuple[str, str]], spacing3d: Sequence[float]
 ) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
     """Dice, Hausdorff, HD95 and mean contour distance (mm) per phase and structure over the (S, H, W)
-    stacks, for each pair of reader keys. spacing3d: (slice, row, col) mm. Each reader's boundary and
-    distance transform is computed once per phase and structure.
+    stacks, for each pair of reader keys. spacing3d: (slice, row, col) mm. Every reader's boundary is found
+    once per phase and structure, and all of the case's pairs go to one batched search.
 
     `status` says when a reader has no such structure: "missing_a"/"missing_b" (Dice 0, no distances)
     or "both_missing" (nothing to compare)."""
     keys = sorted({k for p in pairs for k in p})
     index = {k: i for i, k in enumerate(keys)}
-    idx_pairs = [(index[a], index[b]) for a, b in pairs]
+    # one batch: every (phase, structure, reader) mask, cropped together; pairs within a (phase, structure)
+    stacks = _crop_to_labels([getattr(masks[k], ph.lower()) for ph in PHASES for k in keys])
+    labels = np.stack(stacks).reshape(len(PHASES), 1, len(keys), *stacks[0].shape)
+    values = np.asarray(list(LABELS.values()), dtype=labels.dtype).reshape(1, -1, 1, 1, 1, 1)
+    batch = (labels == values).reshape(-1, *stacks[0].shape)  # (phase, structure, reader) flattened
+    has = batch.reshape(batch.shape[0], -1).any(axis=1).tolist()
+    groups = [(ph, name) for ph in PHASES for name in LABELS]
+    batch_pairs = [
+        (g * len(keys) + index[a], g * len(keys) + index[b]) for g in range(len(groups)) for a, b in pairs
+    ]
+    results = pairwise_overlap_and_surfaces(batch, batch_pairs, spacing3d)
     out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {p: {} for p in pairs}
-    for phase in PHASES:
-        stacks = _crop_to_labels([masks[k].ed if phase == "ED" else masks[k].es for k in keys])
-        for name, value in LABELS.items():
-            structs = [s == value for s in stacks]
-            has = [bool(m.any()) for m in structs]
-            results = pairwise_overlap_and_surfaces(structs, idx_pairs, spacing3d)
-            for (a, b), (i, j), (d, sm) in zip(pairs, idx_pairs, results, strict=True):
-                if not has[i] and not has[j]:
-                    cell: dict[str, Any] = {"status": "both_missing"}
-                elif not (has[i] and has[j]):
-                    cell = {"status": "missing_a" if not has[i] else "missing_b", "dice": 0.0}
-                else:
-                    cell = {
-                        "status": "ok",
-                        "dice": d,
-                        "hausdorff": sm.hausdorff,
-                        "hd95": sm.hd95,
-                        "mcd": sm.mean_contour_distance,
-                    }
-                out[(a, b)].setdefault(phase, {})[name] = cell
+    for n, (i, j) in enumerate(batch_pairs):
+        (phase, name), (a, b) = groups[n // len(pairs)], pairs[n % len(pairs)]
+        d, sm = results[n]
+        if not has[i] and not has[j]:
+            cell: dict[str, Any] = {"status": "both_missing"}
+        elif not (has[i] and has[j]):
+            cell = {"status": "missing_a" if not has[i] else "missing_b", "dice": 0.0}
+        else:
+            cell = {
+                "status": "ok",
+                "dice": d,
+                "hausdorff": sm.hausdorff,
+                "hd95": sm.hd95,
+                "mcd": sm.mean_contour_distance,
+            }
+        out[(a, b)].setdefault(phase, {})[name] = cell
     return out
 
 
@@ -574,10 +579,14 @@ def build_masks(read: CaseRead, task: CaseTask, opener: Opener | None) -> Reader
 
 def compute_case(task: CaseTask, opener: Opener | None = None) -> dict[str, Any]:
     """{"summaries": {reader: reader_summary}, "pairs": {(a, b): pair metrics}} for the task's requests."""
-    needed = set(task.summaries) | {k for p in task.pairs for k in p}
-    masks = {
-        k: task.masks[k] if k in task.masks else build_masks(task.reads[k], task, opener) for k in needed
-    }
+    needed = sorted(set(task.summaries) | {k for p in task.pairs for k in p})
+    if not needed:
+        return {"summaries": {}, "pairs": {}}
+    full = {k: task.masks[k] if k in task.masks else build_masks(task.reads[k], task, opener) for k in needed}
+    # crop every reader's ED and ES to the rows and columns anyone labelled: no volume, boundary or
+    # distance changes, and everything below touches a fraction of the image
+    cropped = iter(_crop_to_labels([m for k in needed for m in (full[k].ed, full[k].es)]))
+    masks = {k: replace(full[k], ed=next(cropped), es=next(cropped)) for k in needed}
     spacing3d = (float(task.slice_mm), float(task.spacing[0]), float(task.spacing[1]))
     return {
         "summaries": {k: reader_summary(masks[k], task.spacing, task.slice_mm) for k in task.summaries},
@@ -594,7 +603,16 @@ def _run_index(i: int) -> dict[str, Any]:
 
 
 def default_processes() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+    """Two processes when the machine has a second core to spare by its 1-minute load average, else one:
+    on a busy shared machine a second process only adds fork and transfer overhead (measured)."""
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 2
+    return 2 if load < cores - 0.5 else 1
 
 
 def compute_cases(

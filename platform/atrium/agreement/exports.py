@@ -1,5 +1,6 @@
 """Exports of a study's reads as zip archives: contours (JSON), label maps (NIfTI, one per reader and case,
-label order declared), plane labels (CSV and JSON), and an nnU-Net-style dataset folder."""
+label order declared), DICOM SEG (`dicom_seg`), plane labels (CSV and JSON), and an nnU-Net-style dataset
+folder."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from atrium.agreement.reads import LABEL_ORDER, CaseRead, full_label_map, masks_
 from atrium.agreement.selectors import series_geometry, study_reads
 from atrium.studies.models import Study
 
-KINDS = ("contours", "nifti", "planes", "nnunet")
+KINDS = ("contours", "nifti", "dicomseg", "planes", "nnunet")
 LABELS_DECLARED = {str(k): v for k, v in LABEL_ORDER.items()}
 NNUNET_LABELS = {"background": 0, "LV": 1, "Myo": 2, "RV": 3}
 
@@ -30,7 +31,7 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
 
 
@@ -53,7 +54,7 @@ def _to_nifti_axes(labels: np.ndarray) -> np.ndarray:
     )
 
 
-def _label_map(read: CaseRead, shape: tuple[int, ...]) -> np.ndarray:
+def label_map_of(read: CaseRead, shape: tuple[int, ...]) -> np.ndarray:
     if read.label_map_key:
         from atrium.imaging.pixel_store import get_pixel_store
 
@@ -99,8 +100,8 @@ def export_nifti(study: Study) -> bytes:
     for case in reads.cases:
         shape, spacing, slice_mm = series_geometry(case)
         for key, read in reads.reads.get(case.pk, {}).items():
-            labels = _label_map(read, shape)
-            name = f"labels/case{case.pk:05d}/{_safe(key)}.nii.gz"
+            labels = label_map_of(read, shape)
+            name = f"labels/case{case.pk:05d}/{safe_name(key)}.nii.gz"
             files[name] = _nifti_bytes(
                 _to_nifti_axes(labels), (spacing[1], spacing[0], slice_mm, 1.0), "labels 0=bg 1=LV 2=Myo 3=RV"
             )
@@ -166,7 +167,7 @@ def export_nnunet(study: Study, reader: str = "") -> bytes:
     reads = study_reads(study)
     order = [r.key for r in reads.readers]
     store = get_pixel_store()
-    root = f"Dataset001_{_safe(study.slug)}"
+    root = f"Dataset001_{safe_name(study.slug)}"
     files: dict[str, bytes] = {}
     n = 0
     for case in reads.cases:
@@ -207,6 +208,10 @@ def export(study: Study, kind: str, reader: str = "") -> bytes:
         return export_contours(study)
     if kind == "nifti":
         return export_nifti(study)
+    if kind == "dicomseg":
+        from atrium.agreement.dicom_seg import export_dicom_seg
+
+        return export_dicom_seg(study, reader)
     if kind == "planes":
         return export_planes(study)
     if kind == "nnunet":

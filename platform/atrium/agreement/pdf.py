@@ -123,6 +123,40 @@ def report_pdf(study: Any, report: Any, data: dict[str, Any], changes: int) -> b
             for p in planes["pairs"]
         ]
         story.append(_table(rows))
+    for dimension, groups in (data.get("by_group") or {}).items():
+        if not groups:
+            continue
+        story += [Spacer(1, 8), Paragraph(f"By {dimension}", styles["Heading2"])]
+        if planes:
+            rows = [[dimension, "cases", "Fleiss' kappa", "frame agreement", "model macro F1"]]
+            rows += [
+                [
+                    g["value"],
+                    str(g["n_cases"]),
+                    _f(g["fleiss_kappa"]),
+                    _f(g["inter_frame_agreement"]),
+                    _f(g["model_macro_f1"]),
+                ]
+                for g in groups
+            ]
+        else:
+            rows = [
+                [dimension, "cases", "phase", "structure", "inter-observer Dice", "model Dice", "model HD95"]
+            ]
+            rows += [
+                [
+                    g["value"],
+                    str(g["n_cases"]),
+                    c["phase"],
+                    c["structure"],
+                    _f(c["inter_dice_mean"]),
+                    _f(c["model_dice_mean"]),
+                    _f(c["model_hd95_mean"], 2),
+                ]
+                for g in groups
+                for c in g["contours"]
+            ]
+        story.append(_table(rows))
     ba = [r for r in data.get("measures", []) if r["measure"] in ("lvedv", "lvm", "rvedv") and r["points"]][
         :12
     ]

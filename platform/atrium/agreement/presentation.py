@@ -1,4 +1,5 @@
-"""Views of a stored report: filtering by reader / structure / phase / round, CSV rows, SVG plots. Pure."""
+"""Views of a stored report: filtering by reader / structure / phase / round / site / vendor, CSV rows, SVG
+plots. Pure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from atrium.agreement.breakdown import group_value
 from atrium.agreement.compute import MEASURE_LABELS, ukbb_table
 
 
@@ -18,6 +20,8 @@ class Filters:
     structure: str = ""
     phase: str = ""
     round: int | None = None
+    site: str = ""
+    vendor: str = ""
 
     @classmethod
     def from_query(cls, query: Any) -> Filters:
@@ -27,10 +31,61 @@ class Filters:
             structure=str(query.get("structure", "") or "").strip(),
             phase=str(query.get("phase", "") or "").strip().upper(),
             round=int(raw_round) if raw_round.isdigit() else None,
+            site=str(query.get("site", "") or "").strip(),
+            vendor=str(query.get("vendor", "") or "").strip(),
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"reader": self.reader, "structure": self.structure, "phase": self.phase, "round": self.round}
+        return {
+            "reader": self.reader,
+            "structure": self.structure,
+            "phase": self.phase,
+            "round": self.round,
+            "site": self.site,
+            "vendor": self.vendor,
+        }
+
+
+def _group(data: dict[str, Any], f: Filters) -> dict[str, Any]:
+    """The report of the cases of the selected site and/or vendor (stored at compute time), with the
+    sections that depend on cases replaced; an unknown site or vendor gives empty sections and n_cases 0."""
+    parts = data.get("breakdown")
+    if parts is None:  # computed before reports kept their breakdowns
+        return {**data, "n_cases": None, "group_unavailable": "recompute the report to break it down"}
+    if f.site and f.vendor:
+        group = parts.get("site_vendor", {}).get(f"{f.site}|{f.vendor}")
+    elif f.site:
+        group = parts.get("site", {}).get(f.site)
+    else:
+        group = parts.get("vendor", {}).get(f.vendor)
+    out = dict(data)
+    wanted = [
+        c
+        for c in data.get("cases", [])
+        if (not f.site or group_value(c, "site") == f.site)
+        and (not f.vendor or group_value(c, "vendor") == f.vendor)
+    ]
+    out["cases"] = wanted
+    if group is None:
+        for key in ("pairs", "contours", "measures", "model_vs_observers", "reliability", "trends"):
+            if key in data:
+                out[key] = []
+        if "ukbb_table" in data:
+            out["ukbb_table"] = ukbb_table(None, [])
+        if "missing" in data:
+            out["missing"] = {"per_reader": [], "cases": [], "n_cases": 0}
+        if "planes" in data:
+            out["planes"] = {
+                **data["planes"],
+                "pairs": [],
+                "model_vs_consensus": [],
+                "trends": [],
+                "fleiss_kappa": None,
+            }
+        out["n_cases"] = 0
+        return out
+    out.update({k: v for k, v in group.items()})
+    return out
 
 
 def _model_keys_for_round(data: dict[str, Any], number: int | None) -> set[str] | None:
@@ -60,7 +115,14 @@ def filter_report(data: dict[str, Any], f: Filters) -> dict[str, Any]:
     """A copy of the report data with only the rows the filters select (server-side)."""
     if not data:
         return data
-    out = dict(data)
+    if f.site or f.vendor:
+        data = _group(data, f)
+    out = {k: v for k, v in data.items() if k != "breakdown"}
+    if "by_group" in data:
+        out["by_group"] = {
+            d: [g for g in rows if not getattr(f, d) or g["value"] == getattr(f, d)]
+            for d, rows in data["by_group"].items()
+        }
     models = _model_keys_for_round(data, f.round)
     if "contours" in data:
         out["contours"] = [r for r in data["contours"] if _keep_pair(r, f, models) and _keep_cell(r, f)]
@@ -257,6 +319,28 @@ def csv_text(data: dict[str, Any]) -> str:
                             stat,
                             _cell(p[stat]),
                             p["support"],
+                        ]
+                    )
+    for dimension, groups in (data.get("by_group") or {}).items():
+        for g in groups:
+            for c in g.get("contours", []):
+                for stat in ("inter_dice_mean", "model_dice_mean", "model_hd95_mean"):
+                    row = [f"by_{dimension}", g["value"], "", "", "", c["structure"], c["phase"], stat]
+                    w.writerow([*row, _cell(c[stat]), c["n"]])
+            for stat in ("fleiss_kappa", "inter_frame_agreement", "model_macro_f1"):
+                if stat in g:
+                    w.writerow(
+                        [
+                            f"by_{dimension}",
+                            g["value"],
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
+                            stat,
+                            _cell(g[stat]),
+                            g["n_cases"],
                         ]
                     )
     for r in data.get("missing", {}).get("per_reader", []):

@@ -10,6 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from atrium.agreement.breakdown import breakdown, cardiac_summary, planes_summary
+from atrium.agreement.breakdown import summaries as summaries_of
 from atrium.agreement.compute import CaseTask, aggregate_cardiac, compute_cases, ordered_pairs
 from atrium.agreement.models import CachedResult, Report
 from atrium.agreement.selectors import _digest, series_geometry, study_reads
@@ -22,7 +24,8 @@ Progress = Callable[[float, str], None]
 
 def mark_stale(*, study: Study) -> None:
     """Call after an annotation of the study is created, changed or deleted."""
-    Report.objects.filter(study=study).update(stale=True)
+    # Only rows not yet stale: every save calls this, and rewriting a stale row costs a write and a commit.
+    Report.objects.filter(study=study, stale=False).update(stale=True)
 
 
 def request_recompute(*, study: Study, requested_by: Any = None) -> Any:
@@ -163,7 +166,18 @@ def _cardiac(
         ]
         for start in range(0, len(stale_ids), 500):
             CachedResult.objects.filter(pk__in=stale_ids[start : start + 500]).delete()
-    return aggregate_cardiac(reads.readers, summaries, pair_results)
+    report = aggregate_cardiac(reads.readers, summaries, pair_results)
+    per_case = {cid: (summaries[cid], pair_results[cid]) for cid in summaries}
+
+    def sub_report(subset: dict[str, Any]) -> dict[str, Any]:
+        return aggregate_cardiac(
+            reads.readers, {c: v[0] for c, v in subset.items()}, {c: v[1] for c, v in subset.items()}
+        )
+
+    parts = breakdown([_case_meta(c) for c in reads.cases], per_case, sub_report)
+    report["breakdown"] = parts
+    report["by_group"] = summaries_of(parts, cardiac_summary)
+    return report
 
 
 def _ultrasound(reads: Any) -> dict[str, Any]:
@@ -180,4 +194,13 @@ def _ultrasound(reads: Any) -> dict[str, Any]:
                 per[key] = frames_from_ranges(items, n_frames)
         if per:
             clips[str(case.pk)] = per
-    return {"planes": aggregate_planes(reads.readers, clips)}
+    parts = breakdown(
+        [_case_meta(c) for c in reads.cases],
+        clips,
+        lambda subset: {"planes": aggregate_planes(reads.readers, subset)},
+    )
+    return {
+        "planes": aggregate_planes(reads.readers, clips),
+        "breakdown": parts,
+        "by_group": summaries_of(parts, planes_summary),
+    }

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from atrium.agreement.breakdown import group_value
 from atrium.agreement.compute import MEASURE_LABELS
 from atrium.agreement.presentation import Filters, bland_altman_svg, filter_report
 from atrium.agreement.selectors import annotation_changes_since, latest_report_job, report_access, report_for
@@ -42,6 +43,9 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     ][:30]
     readers = report.data.get("readers", []) if report else []
     rounds = sorted({r["round"] for r in readers if r.get("round") is not None})
+    cases = report.data.get("cases", []) if report else []
+    sites = sorted({group_value(c, "site") for c in cases})
+    vendors = sorted({group_value(c, "vendor") for c in cases})
     context = {
         "study": study,
         "report": report,
@@ -53,6 +57,8 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "filters": filters,
         "readers": readers,
         "rounds": rounds,
+        "sites": sites,
+        "vendors": vendors,
         "structures": ["LV", "Myo", "RV"],
         "phases": ["ED", "ES"],
         "plots": plots,

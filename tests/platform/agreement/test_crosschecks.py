@@ -4,48 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from medpy.metric import binary as mb
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from atrium.agreement.planes import aggregate_planes, consensus, frames_from_ranges
 from atrium.agreement.reads import Reader
-from atrium.agreement.surfaces import pairwise_overlap_and_surfaces
-from ml.metrics.distances import surface_metrics
-from ml.metrics.overlap import dice
-
-
-def _blob(rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarray:
-    zz, yy, xx = np.indices(shape)
-    c = np.array(shape) / 2 + rng.uniform(-2, 2, 3)
-    r = rng.uniform(4, 7)
-    return ((zz - c[0]) * 2.5) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2 * rng.uniform(0.7, 1.3) < r * r
-
-
-def test_pairwise_surfaces_match_medpy_and_the_single_pair_functions():
-    rng = np.random.default_rng(4)
-    masks = [_blob(rng, (6, 24, 24)) for _ in range(3)]
-    spacing = (8.0, 1.5, 1.25)
-    pairs = [(0, 1), (1, 2), (2, 0)]
-    for (i, j), (d, sm) in zip(pairs, pairwise_overlap_and_surfaces(masks, pairs, spacing), strict=True):
-        a, b = masks[i], masks[j]
-        assert d == pytest.approx(mb.dc(a, b))
-        assert sm.hausdorff == pytest.approx(mb.hd(a, b, spacing))
-        assert sm.hd95 == pytest.approx(mb.hd95(a, b, spacing))
-        assert sm.mean_contour_distance == pytest.approx(mb.assd(a, b, spacing))
-        assert d == pytest.approx(dice(a, b))
-        assert tuple(sm) == pytest.approx(tuple(surface_metrics(a, b, spacing)))
-
-
-def test_pairwise_surfaces_follow_the_empty_mask_conventions():
-    full = np.zeros((2, 8, 8), dtype=bool)
-    full[:, 2:5, 2:5] = True
-    empty = np.zeros_like(full)
-    (d_one, sm_one), (d_none, sm_none) = pairwise_overlap_and_surfaces(
-        [full, empty, empty], [(0, 1), (1, 2)], (1, 1, 1)
-    )
-    assert d_one == 0.0 and np.isnan(sm_one.hausdorff)
-    assert d_none == 1.0 and sm_none.hausdorff == 0.0
 
 
 def _readers(n_obs: int, model: bool = True) -> list[Reader]:
@@ -118,3 +81,36 @@ def test_per_clip_agreement_averages_the_clips_and_compares_clip_labels():
     assert pair["clip_agreement"] == pytest.approx((0.75 + 0.0) / 2)
     assert pair["frame_agreement"] == pytest.approx(3 / 6)
     assert pair["clip_label_agreement"] == pytest.approx(0.5) and pair["n_clips"] == 2
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")
+def test_report_icc_and_cv_rows_match_pingouin_and_an_anova():
+    import pandas as pd
+    import pingouin
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    from atrium.agreement.compute import MEASURES, aggregate_cardiac
+
+    rng = np.random.default_rng(11)
+    readers = _readers(3, model=False)
+    truth = rng.normal(140.0, 30.0, size=10)
+    summaries = {}
+    for c in range(10):
+        per = {}
+        for n, r in enumerate(readers):
+            value = truth[c] + 3.0 * n + rng.normal(0.0, 5.0)
+            per[r.key] = {"measures": {m: value for m in MEASURES}, "missing": {}, "ed_phase": 0}
+        summaries[str(c)] = per
+    report = aggregate_cardiac(readers, summaries, {})
+    row = next(r for r in report["reliability"] if r["kind"] == "inter" and r["measure"] == "lvedv")
+    frame = pd.DataFrame(
+        [(c, r.key, summaries[c][r.key]["measures"]["lvedv"]) for c in summaries for r in readers],
+        columns=["subject", "rater", "y"],
+    )
+    table = pingouin.intraclass_corr(data=frame, targets="subject", raters="rater", ratings="y")
+    assert row["icc"] == pytest.approx(float(table.set_index("Type").loc["ICC(A,1)", "ICC"]))
+    assert row["n"] == 10
+    anova = anova_lm(smf.ols("y ~ C(subject)", data=frame).fit())
+    cv = np.sqrt(float(anova.loc["Residual", "mean_sq"])) / float(frame["y"].mean())
+    assert row["cv_pct"] == pytest.approx(100.0 * cv)
