@@ -6,6 +6,7 @@ ImageOrientationPatient), phases by TriggerTime. Ultrasound clips: (frame, H, W)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,9 +100,9 @@ def _assemble_clip(instances: list[DecodedInstance]) -> AssembledSeries:
     first = ordered[0].header
     spacing = header_floats(first, "PixelSpacing") or _ultrasound_spacing(first) or []
     return AssembledSeries(
-        array=np.concatenate(arrays, axis=0),
+        array=arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0),
         layout="clip",
-        color=np.concatenate(colors, axis=0) if colors else None,
+        color=(colors[0] if len(colors) == 1 else np.concatenate(colors, axis=0)) if colors else None,
         pixel_spacing_mm=spacing,
         slice_thickness_mm=header_float(first, "SliceThickness"),
         slice_spacing_mm=None,
@@ -120,6 +121,18 @@ def _ultrasound_spacing(ds: Any) -> list[float] | None:
     if dx and dy and int(region.get("PhysicalUnitsXDirection", 0) or 0) == 3:
         return [abs(dy) * 10.0, abs(dx) * 10.0]
     return None
+
+
+def cine_grid(
+    locations: Sequence[float], triggers: Sequence[float], tiebreak: Sequence[Any]
+) -> tuple[list[float], list[list[int]]]:
+    """(distinct slice positions, entry indices per slice): slices ordered along the normal, each slice's
+    entries ordered by trigger time, then by `tiebreak` (e.g. (SOP UID, frame index)) for equal times."""
+    positions = group_positions(locations)
+    grid: list[list[int]] = [[] for _ in positions]
+    for index, location in enumerate(locations):
+        grid[int(np.argmin([abs(location - p) for p in positions]))].append(index)
+    return positions, [sorted(row, key=lambda i: (triggers[i], tiebreak[i])) for row in grid]
 
 
 def _assemble_cine(instances: list[DecodedInstance]) -> AssembledSeries:
@@ -149,24 +162,20 @@ def _assemble_cine(instances: list[DecodedInstance]) -> AssembledSeries:
             trigger = header_float(inst.header, "TriggerTime")
             entries.append((position_along_normal(position, normal), trigger or 0.0, inst, 0))
 
-    positions = group_positions([e[0] for e in entries])
-    by_slice: dict[int, list[tuple[float, float, DecodedInstance, int]]] = {
-        i: [] for i in range(len(positions))
-    }
-    for entry in entries:
-        slice_index = int(np.argmin([abs(entry[0] - p) for p in positions]))
-        by_slice[slice_index].append(entry)
-    phase_counts = {len(v) for v in by_slice.values()}
+    positions, grid = cine_grid(
+        [e[0] for e in entries], [e[1] for e in entries], [(e[2].sop_uid, e[3]) for e in entries]
+    )
+    phase_counts = {len(row) for row in grid}
     if len(phase_counts) != 1:
-        counts = ", ".join(str(len(by_slice[i])) for i in range(len(positions)))
+        counts = ", ".join(str(len(row)) for row in grid)
         raise IngestError(instances[0].source, f"cine slices have unequal numbers of phases ({counts})")
     n_phases = phase_counts.pop()
     height, width = instances[0].frames.shape[1:]
     array = np.empty((len(positions), n_phases, height, width), dtype=instances[0].frames.dtype)
     placements: list[Placement] = []
-    for slice_index in range(len(positions)):
-        ordered = sorted(by_slice[slice_index], key=lambda e: (e[1], e[2].sop_uid, e[3]))
-        for phase_index, (location, trigger, inst, frame_in_inst) in enumerate(ordered):
+    for slice_index, row in enumerate(grid):
+        for phase_index, entry_index in enumerate(row):
+            location, trigger, inst, frame_in_inst = entries[entry_index]
             array[slice_index, phase_index] = inst.frames[frame_in_inst]
             if len(instances) > 1:
                 placements.append(

@@ -59,7 +59,7 @@ def _grey_from_rgb(rgb: np.ndarray) -> np.ndarray:
     return np.clip(rgb.astype(np.float32) @ weights + 0.5, 0, 255).astype(np.uint8)
 
 
-def _per_frame_geometry(ds: Dataset, n_frames: int) -> list[dict[str, Any]]:
+def per_frame_geometry(ds: Dataset, n_frames: int) -> list[dict[str, Any]]:
     """Position, orientation and trigger time of each frame of an enhanced multi-frame object."""
     shared = ds.get("SharedFunctionalGroupsSequence")
     per_frame_seq = ds.get("PerFrameFunctionalGroupsSequence")
@@ -166,7 +166,7 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
     if frames.dtype.byteorder == ">" or (frames.dtype.byteorder == "=" and sys.byteorder == "big"):
         frames = frames.astype(frames.dtype.newbyteorder("<"))
 
-    per_frame = _per_frame_geometry(ds, n_frames) if n_frames > 1 else []
+    per_frame = per_frame_geometry(ds, n_frames) if n_frames > 1 else []
     for keyword in ("PixelData", "FloatPixelData"):
         if keyword in ds:
             delattr(ds, keyword)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag, Tag
 
 # Replaced by a pseudonym (Z/D actions of the profile).
 PSEUDONYM_ATTRIBUTES = ("PatientName", "PatientID")
@@ -98,33 +101,58 @@ def pseudonym(patient_id: str, salt: str) -> str:
     return "ATR-" + hashlib.sha256(f"{salt}\x00patient\x00{patient_id}".encode()).hexdigest()[:12].upper()
 
 
+def _tags(keywords: tuple[str, ...]) -> tuple[BaseTag, ...]:
+    return tuple(Tag(keyword) for keyword in keywords)
+
+
+# Tags looked up once: keyword access on a Dataset costs a dictionary lookup and a conversion each time.
+_EMPTIED_TAGS = _tags(EMPTIED_ATTRIBUTES)
+_REMOVED_TAGS = frozenset(_tags(REMOVED_ATTRIBUTES))
+_UID_TAGS = _tags(UID_ATTRIBUTES)
+_REFERENCED_SERIES = Tag("ReferencedSeriesSequence")
+_SQ = "SQ"
+
+
 def _remove_private_tags(ds: Dataset) -> None:
     """Remove private tags here and in nested sequences (faster than Dataset.remove_private_tags)."""
     for tag in list(ds.keys()):
         if tag.is_private:
             del ds[tag]
-        elif ds.get_item(tag).VR == "SQ":
-            for item in ds[tag].value:
-                _remove_private_tags(item)
+        elif ds.get_item(tag).VR in (_SQ, None, "UN"):
+            element = ds[tag]  # converted, so an implicit-VR or UN sequence is seen as one
+            if element.VR == _SQ:
+                for item in element.value:
+                    _remove_private_tags(item)
+
+
+def _uid_text(ds: Dataset, tag: BaseTag) -> str:
+    """A UID's text, decoded straight from the file's bytes when pydicom has not converted it yet."""
+    element = ds.get_item(tag)
+    if isinstance(element, RawDataElement) and isinstance(element.value, bytes):
+        return element.value.decode("latin-1").rstrip("\x00 ")
+    value = ds[tag].value
+    return str(value) if value else ""
 
 
 def deidentify(ds: Dataset, salt: str) -> Dataset:
     """De-identify `ds` in place and return it. Private tags are removed."""
     original_id = str(ds.get("PatientID", "")) or str(ds.get("PatientName", "")) or "anonymous"
     alias = pseudonym(original_id, salt)
-    for keyword in PSEUDONYM_ATTRIBUTES:
-        setattr(ds, keyword, alias)
-    for keyword in EMPTIED_ATTRIBUTES:
-        if keyword in ds:
-            setattr(ds, keyword, "")
-    for keyword in REMOVED_ATTRIBUTES:
-        if keyword in ds:
-            delattr(ds, keyword)
-    for keyword in UID_ATTRIBUTES:
-        if keyword in ds and ds.get(keyword):
-            setattr(ds, keyword, pseudonymous_uid(str(ds.get(keyword)), salt))
-    if "ReferencedSeriesSequence" in ds:
-        del ds.ReferencedSeriesSequence
+    ds.PatientName = alias
+    ds.PatientID = alias
+    present = set(ds.keys())
+    for tag in _EMPTIED_TAGS:
+        if tag in present:
+            ds[tag] = DataElement(tag, dictionary_VR(tag), "")  # replaced unread: no need to decode it
+    for tag in _REMOVED_TAGS & present:
+        del ds[tag]
+    for tag in _UID_TAGS:
+        if tag in present:
+            value = _uid_text(ds, tag)
+            if value:
+                ds[tag] = DataElement(tag, "UI", pseudonymous_uid(value, salt))
+    if _REFERENCED_SERIES in present:
+        del ds[_REFERENCED_SERIES]
     meta = getattr(ds, "file_meta", None)
     if meta is not None and "MediaStorageSOPInstanceUID" in meta and "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID

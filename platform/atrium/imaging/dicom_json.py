@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
+import numpy as np
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -48,27 +51,100 @@ def _json_values(vr: str, value: Any) -> list[Any]:
     return [str(v) for v in values]
 
 
-def header_json(ds: Dataset) -> dict[str, Any]:
+# Raw (still encoded) values that header_json decodes itself; anything else goes through pydicom.
+_STRUCT_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}
+_SPLIT_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI", "DS", "IS"})
+_SPLIT_TEXT_VRS = frozenset({"SH", "LO", "UC"})
+_SINGLE_TEXT_VRS = frozenset({"ST", "LT", "UT"})
+# SpecificCharacterSet values whose text decodes with a single Python codec (ISO_IR 6 is ASCII).
+_SIMPLE_CHARSETS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
+
+
+def _raw_json(raw: RawDataElement, codec: str | None) -> dict[str, Any] | None:
+    """DICOM JSON of a raw element decoded directly (as pydicom would), or None to let pydicom do it.
+
+    pydicom's own conversion costs more than the pixel decoding on ingest; this covers the common VRs of
+    explicit little-endian files and hands everything unusual (PN, AT, SQ, other charsets) back.
+    """
+    vr, data = raw.VR, raw.value
+    if vr is None or not isinstance(data, bytes):
+        return None
+    if not data:
+        return {"vr": vr}
+    fmt = _STRUCT_FORMATS.get(vr)
+    if fmt is not None:
+        size = struct.calcsize(fmt)
+        if not raw.is_little_endian or len(data) % size:
+            return None
+        values: list[Any] = list(struct.unpack(f"<{len(data) // size}{fmt}", data))
+        return {"vr": vr, "Value": values if fmt in "fd" else [int(v) for v in values]}
+    if vr in _SPLIT_ASCII_VRS:
+        items = data.decode("latin-1").rstrip(" \x00").split("\\")
+        if items == [""]:
+            return {"vr": vr}
+        if vr == "DS":
+            return {"vr": vr, "Value": [float(item) for item in items]}
+        if vr == "IS":
+            return {"vr": vr, "Value": [int(item) for item in items]}
+        return {"vr": vr, "Value": items}
+    if codec is None:
+        return None
+    if vr in _SPLIT_TEXT_VRS:
+        items = [item.rstrip("\x00 ") for item in data.decode(codec).split("\\")]
+    elif vr in _SINGLE_TEXT_VRS:
+        items = [data.decode(codec).rstrip("\x00 ")]
+    else:
+        return None
+    return {"vr": vr} if items == [""] else {"vr": vr, "Value": items}
+
+
+def _element_json(element: DataElement) -> dict[str, Any] | None:
+    vr, value = str(element.VR), element.value
+    if value is None or value == "" or (isinstance(value, (list, MultiValue)) and len(value) == 0):
+        return {"vr": vr}
+    try:
+        return {"vr": vr, "Value": _json_values(vr, value)}
+    except (TypeError, ValueError):
+        return None  # an invalid value in the source header is left out of the metadata
+
+
+def header_json(ds: Dataset, codec: str | None = "") -> dict[str, Any]:
     """The header as a DICOM JSON object, without pixel data or other binary values.
 
-    Written by hand rather than with Dataset.to_json_dict, which costs more than decoding the pixels.
+    Written by hand rather than with Dataset.to_json_dict, which costs more than decoding the pixels;
+    common raw values are decoded here directly (the result equals pydicom's conversion, see the tests).
+    `codec` is the text codec inherited by a sequence item ("" = read SpecificCharacterSet here).
     """
+    if codec == "" or "SpecificCharacterSet" in ds:
+        charset = ds.get("SpecificCharacterSet") or ""
+        names = [charset] if isinstance(charset, str) else [str(name) for name in charset]
+        codec = _SIMPLE_CHARSETS.get(names[0].strip()) if len(names) == 1 else None
     out: dict[str, Any] = {}
-    for element in ds:
-        vr = str(element.VR)
-        if vr in BINARY_VRS or element.tag.group == 0x7FE0:
+    for tag in sorted(ds.keys()):
+        if tag.group == 0x7FE0:
             continue
-        key = f"{int(element.tag):08X}"
-        value = element.value
-        if vr == "SQ":
-            out[key] = {"vr": vr, "Value": [header_json(item) for item in value]}
-        elif value is None or value == "" or (isinstance(value, (list, MultiValue)) and len(value) == 0):
-            out[key] = {"vr": vr}
-        else:
+        element = ds.get_item(tag)
+        key = f"{int(tag):08X}"
+        if isinstance(element, RawDataElement) and element.VR not in (None, "SQ", "UN"):
+            if element.VR in BINARY_VRS:
+                continue  # (UN is converted below: pydicom replaces it with the dictionary's VR)
             try:
-                out[key] = {"vr": vr, "Value": _json_values(vr, value)}
-            except (TypeError, ValueError):
-                continue  # an invalid value in the source header is left out of the metadata
+                fast = _raw_json(element, codec)
+            except (UnicodeDecodeError, ValueError, struct.error):
+                fast = None
+            if fast is not None:
+                out[key] = fast
+                continue
+        element = ds[tag]
+        vr = str(element.VR)
+        if vr in BINARY_VRS:
+            continue
+        if vr == "SQ":
+            out[key] = {"vr": vr, "Value": [header_json(item, codec) for item in element.value]}
+            continue
+        converted = _element_json(element)
+        if converted is not None:
+            out[key] = converted
     return out
 
 
@@ -80,8 +156,8 @@ def served_pixel_attributes(
     *, rows: int, columns: int, dtype: str, n_frames: int, color: bool, photometric: str = "MONOCHROME2"
 ) -> dict[str, Any]:
     """Pixel-description attributes of frames served as uncompressed little-endian bytes."""
-    bits = 8 if dtype in ("uint8", "int8") else 16
-    signed = dtype.startswith("int")
+    bits = 8 * np.dtype(dtype).itemsize
+    signed = np.dtype(dtype).kind == "i"
     attributes = {
         "00280002": _value("US", 3 if color else 1),
         "00280004": _value(

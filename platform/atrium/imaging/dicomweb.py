@@ -16,9 +16,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from atrium.imaging.dicom_json import header_value, served_pixel_attributes, with_served_pixels
+from atrium.accounts.ratelimit import upload_rate_limited
+from atrium.imaging.dicom_instance import instance_frame_indices, rebuild_instance, served_metadata
 from atrium.imaging.errors import IngestError
-from atrium.imaging.frames import frames_bytes
+from atrium.imaging.frames import frame_array, frames_bytes
 from atrium.imaging.models import Instance
 from atrium.imaging.multipart_related import (
     build_multipart,
@@ -27,6 +28,7 @@ from atrium.imaging.multipart_related import (
     temporary_directory,
 )
 from atrium.imaging.qido import QueryError, search_instances, search_series, search_studies
+from atrium.imaging.rendering import IMAGE_FORMATS, apply_window, encode_image, webp_supported
 from atrium.imaging.selectors import instances_visible_to, study_for_upload
 from atrium.imaging.services import ingest_sources
 from atrium.imaging.sources import SourceFile
@@ -42,6 +44,8 @@ from atrium.imaging.web import (
 )
 
 DICOM_JSON = "application/dicom+json"
+DICOM = "application/dicom"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -89,19 +93,21 @@ def instances(request: HttpRequest, study: str | None = None, series: str | None
     )
 
 
-def _instance_metadata(instance: Instance) -> dict[str, Any]:
-    series = instance.series
-    height, width = series.frame_shape
-    color = bool(series.color_store_key)
-    pixels = served_pixel_attributes(
-        rows=height,
-        columns=width,
-        dtype="uint8" if color else series.dtype,
-        n_frames=instance.n_frames,
-        color=color,
-        photometric=str(header_value(instance.dicom_json, "00280004", "MONOCHROME2")),
-    )
-    return with_served_pixels(instance.dicom_json, pixels)
+def _visible_rows(user: Any, study: str, series: str | None, instance: str | None) -> list[Instance]:
+    """Instances of a study, series or instance the user may see, in series then frame order; 404 if none."""
+    found = instances_visible_to(user).filter(series__imaging_study__study_instance_uid=study)
+    if series is not None:
+        found = found.filter(series__series_instance_uid=series)
+    if instance is not None:
+        found = found.filter(sop_instance_uid=instance)
+    rows = list(found.select_related("series").order_by("series", "first_frame"))
+    if not rows:
+        if instance is not None:
+            raise ApiError(404, f"no instance {instance} in series {series} of study {study}")
+        if series is not None:
+            raise ApiError(404, f"no series {series} with instances in study {study}")
+        raise ApiError(404, f"no study {study} with instances")
+    return rows
 
 
 def metadata(
@@ -110,15 +116,7 @@ def metadata(
     """WADO-RS metadata of a study, a series or an instance, as DICOM JSON."""
 
     def work(user: Any) -> HttpResponse:
-        found = instances_visible_to(user).filter(series__imaging_study__study_instance_uid=study)
-        if series is not None:
-            found = found.filter(series__series_instance_uid=series)
-        if instance is not None:
-            found = found.filter(sop_instance_uid=instance)
-        rows = list(found.select_related("series").order_by("series", "first_frame"))
-        if not rows:
-            raise ApiError(404, "no such study, series or instance")
-        return _json([_instance_metadata(row) for row in rows])
+        return _json([served_metadata(row) for row in _visible_rows(user, study, series, instance)])
 
     return _handle(request, "GET", work)
 
@@ -178,13 +176,143 @@ def frames(request: HttpRequest, study: str, series: str, instance: str, frame_l
         etag = make_etag(target.store_key, target.color_store_key, "wado", row.first_frame, frame_list)
         if matches_etag(request, etag):
             return not_modified(etag)
-        parts = [
-            frames_bytes(target, row.first_frame + n - 1, row.first_frame + n, color=color) for n in numbers
-        ]
+        indices = instance_frame_indices(row)
+        parts = [frames_bytes(target, indices[n - 1], indices[n - 1] + 1, color=color) for n in numbers]
         body, content_type = build_multipart(
-            parts, OCTET_STREAM, [{"Content-Location": f"frame {n}"} for n in numbers]
+            parts,
+            OCTET_STREAM,
+            [{"Content-Location": f"frame {n}"} for n in numbers],
+            boundary=_boundary(etag),
         )
         return cached_bytes(body, content_type, etag)
+
+    return _handle(request, "GET", work)
+
+
+def _boundary(etag: str) -> str:
+    return "atrium-" + etag.strip('"')
+
+
+def _dicom_response_kind(request: HttpRequest, *, single_allowed: bool) -> str | None:
+    """ "multipart", "single" (a bare application/dicom body, instances only) or None when not acceptable.
+
+    Instances are rebuilt as uncompressed Explicit VR Little Endian, so only that transfer syntax (or *)
+    is acceptable.
+    """
+    accept = request.headers.get("Accept", "").strip()
+    if not accept:
+        return "multipart"
+    for item in accept.split(","):
+        media_type, parameters = content_type_parameters(item)
+        if parameters.get("transfer-syntax", "*") not in ("*", EXPLICIT_VR_LITTLE_ENDIAN):
+            continue
+        if media_type == "*/*":
+            return "multipart"
+        if media_type in ("multipart/related", "multipart/*") and parameters.get("type", DICOM) in (
+            DICOM,
+            "application/*",
+            "*/*",
+        ):
+            return "multipart"
+        if media_type == DICOM and single_allowed:
+            return "single"
+    return None
+
+
+def retrieve(
+    request: HttpRequest, study: str, series: str | None = None, instance: str | None = None
+) -> HttpResponse:
+    """WADO-RS retrieve of a study, series or instance: multipart/related; type="application/dicom".
+
+    Each part is the de-identified instance rebuilt from its stored header and pixel-store frames.
+    """
+
+    def work(user: Any) -> HttpResponse:
+        rows = _visible_rows(user, study, series, instance)
+        kind = _dicom_response_kind(request, single_allowed=instance is not None)
+        if kind is None:
+            raise ApiError(
+                406,
+                'instances are available as multipart/related; type="application/dicom" in transfer syntax '
+                f"{EXPLICIT_VR_LITTLE_ENDIAN} (Explicit VR Little Endian) only"
+                + ("" if instance is not None else "; bare application/dicom is for single instances"),
+            )
+        etag = make_etag(
+            "retrieve",
+            kind,
+            *[(row.series.store_key, row.series.color_store_key, row.sop_instance_uid) for row in rows],
+        )
+        if matches_etag(request, etag):
+            return not_modified(etag)
+        if kind == "single":
+            return cached_bytes(rebuild_instance(rows[0]), DICOM, etag)
+        base = _base_url(request)
+        body, content_type = build_multipart(
+            [rebuild_instance(row) for row in rows],
+            DICOM,
+            [
+                {
+                    "Content-Location": f"{base}/studies/{study}/series/{row.series.series_instance_uid}"
+                    f"/instances/{row.sop_instance_uid}"
+                }
+                for row in rows
+            ],
+            boundary=_boundary(etag),
+        )
+        return cached_bytes(body, content_type, etag)
+
+    return _handle(request, "GET", work)
+
+
+def _rendered_format(request: HttpRequest) -> str:
+    accept = request.headers.get("Accept", "").strip()
+    if not accept:
+        return "png"
+    for item in accept.split(","):
+        media_type, _ = content_type_parameters(item)
+        if media_type in ("image/png", "image/*", "*/*"):
+            return "png"
+        if media_type == "image/webp" and webp_supported():
+            return "webp"
+    raise ApiError(406, "rendered frames are available as image/png (or image/webp where supported)")
+
+
+def _window(request: HttpRequest, center: float | None, width: float | None) -> tuple[float, float]:
+    raw = request.GET.get("window")
+    if raw:
+        values = raw.split(",")
+        try:
+            center, width = float(values[0]), float(values[1])
+        except (ValueError, IndexError):
+            raise ApiError(400, f"window must be center,width[,function], got {raw!r}") from None
+        if len(values) > 2 and values[2].strip().upper() not in ("", "LINEAR"):
+            raise ApiError(400, f"only the LINEAR window function is supported, got {values[2]!r}")
+    if center is None or width is None or width <= 0:
+        raise ApiError(400, "the window width must be a positive number")
+    return center, width
+
+
+def rendered(
+    request: HttpRequest, study: str, series: str, instance: str, frame_list: str | None = None
+) -> HttpResponse:
+    """WADO-RS rendered: one frame (the first, or the one named) as PNG with the series' or a given window."""
+
+    def work(user: Any) -> HttpResponse:
+        row = _visible_rows(user, study, series, instance)[0]
+        numbers = [1] if frame_list is None else _frame_numbers(frame_list, row.n_frames)
+        if len(numbers) != 1:
+            raise ApiError(400, "a rendered request names one frame; multi-frame rendering is not offered")
+        fmt = _rendered_format(request)
+        target = row.series
+        color = bool(target.color_store_key)
+        center, width = (0.0, 1.0) if color else _window(request, target.window_center, target.window_width)
+        index = instance_frame_indices(row)[numbers[0] - 1]
+        etag = make_etag(target.store_key, target.color_store_key, "rendered", index, fmt, center, width)
+        if matches_etag(request, etag):
+            return not_modified(etag)
+        pixels = frame_array(target, index, color=color)
+        image = pixels if color else apply_window(pixels, center, width)
+        return cached_bytes(encode_image(image, fmt), IMAGE_FORMATS[fmt], etag)
 
     return _handle(request, "GET", work)
 
@@ -230,6 +358,9 @@ def store(request: HttpRequest) -> HttpResponse:
             raise ApiError(
                 403, "only study leads, ML engineers and admins who are members may store instances"
             )
+        limited = upload_rate_limited(user)
+        if limited is not None:
+            return limited
         media_type, parameters = content_type_parameters(request.headers.get("Content-Type", ""))
         if media_type != "multipart/related" or "boundary" not in parameters:
             raise ApiError(415, 'send multipart/related; type="application/dicom" with a boundary')
@@ -247,7 +378,7 @@ def store(request: HttpRequest) -> HttpResponse:
             if not parts:
                 raise ApiError(400, "the request holds no parts")
             sources = [SourceFile(name=f"part {i + 1}", path=path) for i, (_, path) in enumerate(parts)]
-            report = ingest_sources(study=study, sources=sources)
+            report = ingest_sources(study=study, sources=sources, actor=user)
         stored = list(
             Instance.objects.filter(series__pk__in=report.series_created).select_related(
                 "series__imaging_study"

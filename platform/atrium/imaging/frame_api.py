@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from atrium.imaging.frames import frame_array, frames_bytes, label_frame, series_meta
+from atrium.imaging.frames import frame_array, frame_stack, frames_bytes, label_frame, series_meta
 from atrium.imaging.models import Series
 from atrium.imaging.rendering import IMAGE_FORMATS, apply_window, encode_image, webp_supported
 from atrium.imaging.selectors import can_see_reference_labels, visible_series
@@ -140,14 +141,61 @@ def frame_range(request: HttpRequest, series_id: int) -> HttpResponse:
             return not_modified(etag)
         height, width = series.frame_shape
         extents = (stop - start, height, width, 3) if color else (stop - start, height, width)
-        return cached_bytes(
-            frames_bytes(series, start, stop, color=color),
-            "application/octet-stream",
-            etag,
-            {"X-Frame-Shape": _shape_header(*extents), "X-Frame-Dtype": "uint8" if color else series.dtype},
-        )
+        headers = {
+            "X-Frame-Shape": _shape_header(*extents),
+            "X-Frame-Dtype": "uint8" if color else series.dtype,
+            "Accept-Ranges": "bytes",
+        }
+        itemsize = 1 if color else np.dtype(series.dtype).itemsize
+        total_bytes = int(np.prod(extents)) * itemsize
+        try:
+            wanted = byte_range(request, etag, total_bytes)
+        except ApiError as exc:
+            refused = error_response(exc.status, exc.detail)
+            refused["Content-Range"] = f"bytes */{total_bytes}"
+            return refused
+        stack = frame_stack(series, color=color)
+        if wanted is None or stack.dtype.byteorder == ">":
+            return cached_bytes(frames_bytes(series, start, stop, color=color), OCTET_STREAM, etag, headers)
+        first, last = wanted
+        # Only the pages holding the asked-for bytes are read from the memory map.
+        flat = stack[start:stop].reshape(-1).view(np.uint8)
+        response = cached_bytes(flat[first : last + 1].tobytes(), OCTET_STREAM, etag, headers)
+        response.status_code = 206
+        response["Content-Range"] = f"bytes {first}-{last}/{total_bytes}"
+        return response
     except ApiError as exc:
         return error_response(exc.status, exc.detail)
+
+
+OCTET_STREAM = "application/octet-stream"
+
+
+def byte_range(request: HttpRequest, etag: str, total: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single-range `Range: bytes=...` request, or None to send everything.
+
+    Several ranges, an If-Range naming another version, or a malformed header mean a whole answer (as RFC
+    9110 allows); a range that starts past the end is a 416.
+    """
+    header = request.headers.get("Range", "").strip()
+    if not header.startswith("bytes=") or "," in header:
+        return None
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and if_range.strip() != etag:
+        return None
+    first_text, sep, last_text = header.removeprefix("bytes=").strip().partition("-")
+    if not sep or not (first_text.isdigit() or last_text.isdigit()):
+        return None
+    if not first_text:  # a suffix: the last N bytes
+        length = int(last_text)
+        if length == 0:
+            raise ApiError(416, f"range {header!r} asks for no bytes; the body has {total}")
+        return max(total - length, 0), total - 1
+    first = int(first_text)
+    last = min(int(last_text), total - 1) if last_text.isdigit() else total - 1
+    if first >= total or first > last:
+        raise ApiError(416, f"range {header!r} is outside the {total} bytes of these frames")
+    return first, last
 
 
 @require_GET

@@ -71,10 +71,16 @@ def split_parts(spool: IO[bytes], boundary: str, directory: Path) -> Iterator[tu
 
 
 def build_multipart(
-    parts: Sequence[bytes], part_type: str, extra_headers: Sequence[dict[str, str]] = ()
+    parts: Sequence[bytes],
+    part_type: str,
+    extra_headers: Sequence[dict[str, str]] = (),
+    boundary: str | None = None,
 ) -> tuple[bytes, str]:
-    """(body, Content-Type) of a multipart/related message whose parts all have type `part_type`."""
-    boundary = uuid.uuid4().hex
+    """(body, Content-Type) of a multipart/related message whose parts all have type `part_type`.
+
+    Give a `boundary` derived from the ETag so that equal ETags mean byte-equal bodies.
+    """
+    boundary = boundary or uuid.uuid4().hex
     chunks: list[bytes] = []
     for index, part in enumerate(parts):
         header = f"--{boundary}\r\nContent-Type: {part_type}\r\n"

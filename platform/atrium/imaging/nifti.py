@@ -6,8 +6,11 @@ through a mapping the caller declares ("ukbb", "acdc" or "1:LV,2:Myo,3:RV"); the
 
 from __future__ import annotations
 
+import glob
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -17,6 +20,8 @@ from atrium.imaging.errors import IngestError
 PLATFORM_LABELS = {"LV": 1, "MYO": 2, "RV": 3}
 LABEL_PRESETS = {"ukbb": "1:LV,2:Myo,3:RV", "acdc": "1:RV,2:Myo,3:LV"}
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+# ACDC per-phase volumes: patient001_frame01.nii.gz, with the label map patient001_frame01_gt.nii.gz.
+ACDC_FRAME = re.compile(r"^(?P<subject>.+)_frame(?P<number>\d+)(?P<gt>_gt)?\.nii(?:\.gz)?$", re.IGNORECASE)
 
 
 @dataclass
@@ -90,39 +95,52 @@ def _pixel_dtype(image: np.ndarray) -> np.ndarray:
     return np.rint(scaled).astype(np.uint16)
 
 
+def _load(path: Path) -> tuple[np.ndarray, Any]:
+    """(voxel data, nibabel image). Raises IngestError naming the file when nibabel cannot read it."""
+    try:
+        nii = nib.load(str(path))
+        return np.asanyarray(nii.dataobj), nii  # type: ignore[attr-defined]
+    except Exception as exc:  # nibabel raises many types for bad files
+        raise IngestError(str(path), f"cannot be read as NIfTI ({type(exc).__name__}: {exc})") from None
+
+
+def _spacing(nii: Any) -> tuple[list[float], float, float | None]:
+    """([row, column] spacing in mm, slice spacing in mm, frame time in ms or None) from the header."""
+    zooms = [float(z) for z in nii.header.get_zooms()]
+    spatial_unit, time_unit = nii.header.get_xyzt_units()
+    scale = {"meter": 1000.0, "micron": 0.001}.get(spatial_unit or "mm", 1.0)
+    dx, dy, dz = (zooms[i] * scale for i in range(3))
+    frame_time = None
+    if len(nii.shape) == 4 and len(zooms) > 3 and zooms[3] > 0:
+        frame_time = zooms[3] * {"sec": 1000.0, "usec": 0.001}.get(time_unit or "msec", 1.0)
+    return [dy, dx], dz, frame_time
+
+
+def _label_values(seg_path: Path, mapping: dict[int, int] | None) -> np.ndarray:
+    """The label map's voxels mapped to platform labels; refuses a missing mapping and non-integer values."""
+    if mapping is None:
+        raise IngestError(
+            str(seg_path), "a label map needs a declared label mapping (--labels ukbb|acdc|1:LV,...)"
+        )
+    seg, _ = _load(seg_path)
+    if not np.array_equal(np.round(seg), seg):
+        raise IngestError(str(seg_path), "holds non-integer values; a label map needs integer labels")
+    return remap_labels(seg, mapping, str(seg_path))
+
+
 def load_nifti_cine(
     image_path: Path, seg_path: Path | None = None, mapping: dict[int, int] | None = None
 ) -> NiftiCine:
     """Read a cine stack and its optional segmentation. Raises IngestError naming the file and the problem."""
-    try:
-        image_nii = nib.load(str(image_path))
-        raw = np.asanyarray(image_nii.dataobj)  # type: ignore[attr-defined]
-    except Exception as exc:  # nibabel raises many types for bad files
-        raise IngestError(str(image_path), f"cannot be read as NIfTI ({type(exc).__name__}: {exc})") from None
+    raw, image_nii = _load(image_path)
     if raw.ndim not in (3, 4):
         raise IngestError(str(image_path), f"has shape {raw.shape}; expected (X, Y, Z) or (X, Y, Z, T)")
-    affine = image_nii.affine  # type: ignore[attr-defined]
+    affine = image_nii.affine
     image = to_slice_phase(_pixel_dtype(raw), affine)
-    zooms = [float(z) for z in image_nii.header.get_zooms()]  # type: ignore[attr-defined]
-    spatial_unit, time_unit = image_nii.header.get_xyzt_units()  # type: ignore[attr-defined]
-    scale = {"meter": 1000.0, "micron": 0.001}.get(spatial_unit or "mm", 1.0)
-    dx, dy, dz = (zooms[i] * scale for i in range(3))
-    frame_time = None
-    if raw.ndim == 4 and len(zooms) > 3 and zooms[3] > 0:
-        frame_time = zooms[3] * {"sec": 1000.0, "usec": 0.001}.get(time_unit or "msec", 1.0)
+    spacing, dz, frame_time = _spacing(image_nii)
     labels = None
     if seg_path is not None:
-        if mapping is None:
-            raise IngestError(
-                str(seg_path), "a label map needs a declared label mapping (--labels ukbb|acdc|1:LV,...)"
-            )
-        try:
-            seg_nii = nib.load(str(seg_path))
-            seg = np.asanyarray(seg_nii.dataobj)  # type: ignore[attr-defined]
-        except Exception as exc:
-            raise IngestError(
-                str(seg_path), f"cannot be read as NIfTI ({type(exc).__name__}: {exc})"
-            ) from None
+        seg = _label_values(seg_path, mapping)
         if seg.shape[:3] != raw.shape[:3] or (seg.ndim == 4 and seg.shape != raw.shape):
             raise IngestError(
                 str(seg_path), f"has shape {seg.shape}, which does not match the image {raw.shape}"
@@ -131,17 +149,202 @@ def load_nifti_cine(
             raise IngestError(
                 str(seg_path), "is 3D but the image is a cine; give a label map for every phase"
             )
-        if not np.array_equal(np.round(seg), seg):
-            raise IngestError(str(seg_path), "holds non-integer values; a label map needs integer labels")
-        labels = to_slice_phase(remap_labels(seg, mapping, str(seg_path)), affine)
+        labels = to_slice_phase(seg, affine)
     return NiftiCine(
         image=image,
         labels=labels,
-        pixel_spacing_mm=[dy, dx],
+        pixel_spacing_mm=spacing,
         slice_thickness_mm=dz,
         slice_spacing_mm=dz,
         frame_time_ms=frame_time,
     )
+
+
+@dataclass
+class AcdcFrames:
+    """An ACDC subject: 3D volumes, one per frame number, with optional _gt label maps and Info.cfg."""
+
+    subject: str
+    folder: Path
+    images: dict[int, Path]
+    labels: dict[int, Path]
+    info: Path | None
+
+
+@dataclass
+class AcdcCine:
+    """cine: phases are the given frames in frame-number order; ed/es_phase are phase indices or None."""
+
+    cine: NiftiCine
+    frame_numbers: list[int]
+    ed_phase: int | None
+    es_phase: int | None
+
+
+def acdc_frame_match(path: Path) -> re.Match[str] | None:
+    return ACDC_FRAME.match(path.name)
+
+
+def find_acdc_sets(root: Path) -> list[AcdcFrames]:
+    """ACDC subjects under `root`, grouped by folder and subject; or `root` itself, one frame file."""
+    if root.is_file():
+        match = acdc_frame_match(root)
+        if match is None:
+            return []
+        if match["gt"]:
+            raise IngestError(str(root), "is an ACDC label map (_gt); name its image frame or the folder")
+        candidates = [root] + [
+            path
+            for path in root.parent.glob(f"{glob.escape(match['subject'])}_frame*_gt.nii*")
+            if (m := acdc_frame_match(path)) and int(m["number"]) == int(match["number"])
+        ]
+    else:
+        candidates = sorted(root.rglob("*_frame*.nii*"))
+    sets: dict[tuple[Path, str], AcdcFrames] = {}
+    for path in candidates:
+        match = acdc_frame_match(path)
+        if match is None:
+            continue
+        info = path.parent / "Info.cfg"
+        entry = sets.setdefault(
+            (path.parent, match["subject"]),
+            AcdcFrames(
+                subject=match["subject"],
+                folder=path.parent,
+                images={},
+                labels={},
+                info=info if info.is_file() else None,
+            ),
+        )
+        number = int(match["number"])
+        kind = entry.labels if match["gt"] else entry.images
+        if number in kind:
+            raise IngestError(str(path), f"frame {number} is given twice (also as {kind[number].name})")
+        kind[number] = path
+    return list(sets.values())
+
+
+def read_info_cfg(path: Path) -> dict[str, str]:
+    """ACDC Info.cfg ("ED: 1" lines) as a dict of upper-case keys."""
+    values = {}
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise IngestError(str(path), f"cannot be read ({exc})") from None
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            values[key.strip().upper()] = value.strip()
+    return values
+
+
+def _ed_es(
+    subject: AcdcFrames, numbers: list[int], ed: int | None, es: int | None
+) -> tuple[int | None, int | None]:
+    """Phase indices of ED and ES: from Info.cfg if it names them, else from the given frame numbers."""
+    info = read_info_cfg(subject.info) if subject.info is not None else {}
+    phases: list[int | None] = []
+    for name, given in (("ED", ed), ("ES", es)):
+        frame = given
+        if name in info:
+            try:
+                frame = int(info[name])
+            except ValueError:
+                raise IngestError(
+                    str(subject.info), f"{name} must be a frame number, got {info[name]!r}"
+                ) from None
+            if given is not None and given != frame:
+                raise IngestError(
+                    str(subject.info), f"says {name} is frame {frame}, but frame {given} was given for {name}"
+                )
+        if frame is None:
+            phases.append(None)
+            continue
+        if frame not in numbers:
+            raise IngestError(
+                str(subject.folder / subject.subject),
+                f"{name} is frame {frame}, which is not among the given frames {numbers}",
+            )
+        phases.append(numbers.index(frame))
+    return phases[0], phases[1]
+
+
+def load_acdc_cine(
+    subject: AcdcFrames,
+    mapping: dict[int, int] | None = None,
+    *,
+    ed: int | None = None,
+    es: int | None = None,
+) -> AcdcCine:
+    """One (S, P, H, W) cine from per-frame 3D volumes: phase p is the p-th given frame number."""
+    numbers = sorted(subject.images)
+    if not numbers:
+        raise IngestError(str(subject.folder / subject.subject), "has label maps (_gt) but no image frames")
+    volumes, reference = [], None
+    for number in numbers:
+        path = subject.images[number]
+        raw, nii = _load(path)
+        if raw.ndim == 4 and raw.shape[3] == 1:
+            raw = raw[..., 0]
+        if raw.ndim != 3:
+            kind = "2D" if raw.ndim == 2 else f"{raw.ndim}D"
+            raise IngestError(
+                str(path), f"is {kind} (shape {raw.shape}); an ACDC frame must be one 3D volume (X, Y, Z)"
+            )
+        if reference is None:
+            reference = (path, raw.shape, [float(z) for z in nii.header.get_zooms()[:3]], nii)
+        elif raw.shape != reference[1]:
+            raise IngestError(
+                str(path),
+                f"has shape {raw.shape}, but {reference[0].name} has {reference[1]}; every frame "
+                "of a subject must share one grid",
+            )
+        elif not np.allclose(nii.header.get_zooms()[:3], reference[2], rtol=1e-3):
+            raise IngestError(
+                str(path),
+                f"has voxel size {tuple(nii.header.get_zooms()[:3])}, but {reference[0].name} has "
+                f"{tuple(reference[2])}",
+            )
+        volumes.append(raw)
+    assert reference is not None
+    affine = reference[3].affine
+    stacked = np.stack(volumes, axis=-1)  # (X, Y, Z, P)
+    image = to_slice_phase(_pixel_dtype(stacked), affine)
+    labels = None
+    if subject.labels:
+        unlabelled = sorted(set(numbers) - set(subject.labels))
+        orphans = sorted(set(subject.labels) - set(numbers))
+        if unlabelled or orphans:
+            raise IngestError(
+                str(subject.folder / subject.subject),
+                f"has label maps (_gt) for frames {sorted(subject.labels)} but image frames {numbers}; "
+                "give a label map for every frame or for none",
+            )
+        maps = []
+        for number in numbers:
+            seg = _label_values(subject.labels[number], mapping)
+            if (
+                seg.shape[:3] != reference[1]
+                or seg.ndim not in (3, 4)
+                or (seg.ndim == 4 and seg.shape[3] != 1)
+            ):
+                raise IngestError(
+                    str(subject.labels[number]),
+                    f"has shape {seg.shape}, which does not match its frame {reference[1]}",
+                )
+            maps.append(seg.reshape(reference[1]))
+        labels = to_slice_phase(np.stack(maps, axis=-1), affine)
+    spacing, dz, _ = _spacing(reference[3])
+    ed_phase, es_phase = _ed_es(subject, numbers, ed, es)
+    cine = NiftiCine(
+        image=image,
+        labels=labels,
+        pixel_spacing_mm=spacing,
+        slice_thickness_mm=dz,
+        slice_spacing_mm=dz,
+        frame_time_ms=None,  # the frames are a few chosen phases, not an evenly sampled cine
+    )
+    return AcdcCine(cine=cine, frame_numbers=numbers, ed_phase=ed_phase, es_phase=es_phase)
 
 
 def is_nifti(path: Path) -> bool:

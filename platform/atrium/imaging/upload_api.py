@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from atrium.accounts.ratelimit import upload_rate_limited
 from atrium.imaging.errors import IngestError
 from atrium.imaging.selectors import study_for_upload
 from atrium.imaging.services import ingest_sources
@@ -40,12 +41,15 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
             raise ApiError(404, f"study {slug!r} not found")
         if not may_upload:
             raise ApiError(403, "only study leads, ML engineers and admins who are members may upload")
+        limited = upload_rate_limited(user)
+        if limited is not None:
+            return limited
         files = [upload for _, uploads in request.FILES.lists() for upload in uploads]
         if handler.exceeded:
             raise UploadTooLarge(limit)
         if not files:
             raise ApiError(400, "no files in the upload; send multipart/form-data with one or more files")
-        report = ingest_sources(study=study, sources=uploaded_sources(files), all_or_nothing=True)
+        report = ingest_sources(study=study, sources=uploaded_sources(files), all_or_nothing=True, actor=user)
     except UploadTooLarge as exc:
         return error_response(413, str(exc))
     except ApiError as exc:

@@ -31,7 +31,10 @@ def error_response(status: int, detail: str, errors: Any = None) -> JsonResponse
     body: dict[str, Any] = {"detail": detail}
     if errors is not None:
         body["errors"] = errors
-    return JsonResponse(body, status=status)
+    response = JsonResponse(body, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = "Token"  # as the REST API answers; DICOMweb offers Basic instead
+    return response
 
 
 class _UnparsedBody(BaseParser):
@@ -49,6 +52,12 @@ def authenticate(request: HttpRequest, *, basic: bool = False) -> Any:
     Uses DRF's authenticators without its view machinery, so binary responses skip content negotiation.
     Unsafe methods with a session must carry the CSRF token, as in the rest of the API.
     """
+    if request.method in ("GET", "HEAD") and "HTTP_AUTHORIZATION" not in request.META:
+        # Without an Authorization header only the session can authenticate, and a safe method needs no
+        # CSRF check: the session user is what DRF would find, without building its Request per frame.
+        session_user = getattr(request, "user", None)
+        if session_user is not None and session_user.is_authenticated and session_user.is_active:
+            return session_user
     authenticators = [cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]  # type: ignore[operator]
     if basic:
         authenticators.append(BasicAuthentication())
@@ -62,7 +71,7 @@ def authenticate(request: HttpRequest, *, basic: bool = False) -> Any:
 def require_user(request: HttpRequest, *, basic: bool = False) -> Any:
     user = authenticate(request, basic=basic)
     if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
-        raise ApiError(401 if basic else 403, "authentication credentials were not provided")
+        raise ApiError(401, "authentication credentials were not provided")
     return user
 
 

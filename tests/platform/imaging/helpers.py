@@ -5,11 +5,17 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pydicom
 import pytest
+import requests
+from dicomweb_client.api import DICOMwebClient
+from django.test import Client
 from pydicom.data import get_testdata_file
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
 
 from atrium.imaging.services import IngestReport, ingest_sources
 from atrium.imaging.sources import SourceFile
@@ -80,3 +86,46 @@ def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+DICOMWEB_BASE = "http://testserver/dicomweb"
+
+
+class DjangoAdapter(BaseAdapter):
+    """A requests transport that sends each request through django.test.Client."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__()
+        self.client = client
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        parts = urlsplit(request.url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in request.headers.items()}
+        content_type = headers.pop("HTTP_CONTENT_TYPE", "application/octet-stream")
+        headers.pop("HTTP_CONTENT_LENGTH", None)
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        django_response = self.client.generic(
+            request.method, path, body, content_type=content_type, **headers
+        )
+        response = requests.Response()
+        response.status_code = django_response.status_code
+        response.headers = CaseInsensitiveDict(dict(django_response.items()))
+        response._content = django_response.content
+        response.url = request.url
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def dicomweb_for(user) -> DICOMwebClient:
+    client = Client()
+    client.force_login(user)
+    session = requests.Session()
+    session.mount("http://testserver", DjangoAdapter(client))
+    return DICOMwebClient(url=DICOMWEB_BASE, session=session)

@@ -153,3 +153,23 @@ def test_per_frame_clip_labels_come_back_as_json(people, api_client, study):
         "frame": 2,
         "label": 3,
     }
+
+
+def test_a_byte_range_of_a_frame_range_is_a_206_with_only_those_bytes(people, api_client, cine):
+    client = api_client(people.annotator)
+    url = f"/api/series/{cine.pk}/frames/?start=1&stop=5"
+    whole = client.get(url)
+    assert whole["Accept-Ranges"] == "bytes" and len(whole.content) == 4 * 8 * 10 * 2
+    part = client.get(url, HTTP_RANGE="bytes=100-259")
+    assert part.status_code == 206 and part["Content-Range"] == "bytes 100-259/640"
+    assert part.content == whole.content[100:260] and part["ETag"] == whole["ETag"]
+    assert client.get(url, HTTP_RANGE="bytes=-10").content == whole.content[-10:]
+    assert client.get(url, HTTP_RANGE="bytes=600-").content == whole.content[600:]
+    assert client.get(url, HTTP_RANGE="bytes=630-9999")["Content-Range"] == "bytes 630-639/640"
+    outside = client.get(url, HTTP_RANGE="bytes=640-700")
+    assert outside.status_code == 416 and outside["Content-Range"] == "bytes */640"
+    assert client.get(url, HTTP_RANGE="bytes=0-1,5-6").status_code == 200  # several ranges: all of it
+    assert client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE='"other"').status_code == 200
+    same = client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE=whole["ETag"])
+    assert same.status_code == 206 and same.content == whole.content[:10]
+    assert client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_NONE_MATCH=whole["ETag"]).status_code == 304

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,8 @@ from tqdm import tqdm
 
 from atrium.imaging.demo_data import attach_demo_ground_truth
 from atrium.imaging.errors import IngestError
-from atrium.imaging.nifti import find_nifti_stacks, is_nifti, parse_label_mapping
-from atrium.imaging.services import ingest_nifti, ingest_sources
+from atrium.imaging.nifti import AcdcFrames, find_acdc_sets, find_nifti_stacks, is_nifti, parse_label_mapping
+from atrium.imaging.services import ingest_acdc, ingest_nifti, ingest_sources
 from atrium.imaging.sources import count_sources, iter_sources
 from atrium.studies.models import Study
 
@@ -35,6 +37,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--nifti-seg", default="seg_sa.nii.gz", help="NIfTI label-map file name beside it"
         )
+        parser.add_argument(
+            "--ed",
+            type=int,
+            default=None,
+            help="ACDC layout: end-diastole frame number when there is no Info.cfg",
+        )
+        parser.add_argument(
+            "--es",
+            type=int,
+            default=None,
+            help="ACDC layout: end-systole frame number when there is no Info.cfg",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         root: Path = options["path"]
@@ -44,13 +58,17 @@ class Command(BaseCommand):
             raise CommandError(f"no study with slug {options['study']!r} (known: {known})")
         if not root.exists():
             raise CommandError(f"{root}: does not exist")
+        try:
+            acdc = find_acdc_sets(root) if (is_nifti(root) or root.is_dir()) else []
+        except IngestError as exc:
+            raise CommandError(str(exc)) from None
         stacks = (
             find_nifti_stacks(root, options["nifti_image"], options["nifti_seg"])
-            if (is_nifti(root) or root.is_dir())
+            if (root.is_dir() or (is_nifti(root) and not acdc))
             else []
         )
-        if stacks:
-            self._ingest_nifti(study, stacks, options)
+        if stacks or acdc:
+            self._ingest_nifti(study, stacks, acdc, options)
             return
         total = count_sources(root)
         bar = tqdm(
@@ -80,7 +98,11 @@ class Command(BaseCommand):
             raise CommandError(f"{len(report.errors)} file(s) could not be ingested (see above)")
 
     def _ingest_nifti(
-        self, study: Study, stacks: list[tuple[Path, Path | None]], options: dict[str, Any]
+        self,
+        study: Study,
+        stacks: list[tuple[Path, Path | None]],
+        acdc: list[AcdcFrames],
+        options: dict[str, Any],
     ) -> None:
         mapping = None
         if options["labels"]:
@@ -88,21 +110,41 @@ class Command(BaseCommand):
                 mapping = parse_label_mapping(options["labels"])
             except ValueError as exc:
                 raise CommandError(f"--labels: {exc}") from None
+        jobs: Sequence[Callable[[], tuple[Any, Any, bool]]] = [
+            partial(
+                ingest_nifti,
+                study=study,
+                image_path=image,
+                seg_path=seg,
+                mapping=mapping,
+                site=options["site"],
+            )
+            for image, seg in stacks
+        ] + [
+            partial(
+                ingest_acdc,
+                study=study,
+                frames=subject,
+                mapping=mapping,
+                ed=options["ed"],
+                es=options["es"],
+                site=options["site"],
+            )
+            for subject in acdc
+        ]
         created = 0
         errors: list[str] = []
-        for image, seg in tqdm(
-            stacks, unit="stack", disable=options["no_progress"], desc="nifti", file=self.stderr._out
+        for job in tqdm(
+            jobs, unit="stack", disable=options["no_progress"], desc="nifti", file=self.stderr._out
         ):
             try:
-                _, _, was_created = ingest_nifti(
-                    study=study, image_path=image, seg_path=seg, mapping=mapping, site=options["site"]
-                )
+                _, _, was_created = job()
             except IngestError as exc:
                 errors.append(str(exc))
                 continue
             created += int(was_created)
         for error in errors:
             self.stderr.write(self.style.ERROR(f"error: {error}"))
-        self.stdout.write(f"{len(stacks)} NIfTI stacks, {created} series stored, {len(errors)} errors")
+        self.stdout.write(f"{len(jobs)} NIfTI stacks, {created} series stored, {len(errors)} errors")
         if errors:
             raise CommandError(f"{len(errors)} NIfTI stack(s) could not be ingested (see above)")
