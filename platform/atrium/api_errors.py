@@ -33,6 +33,12 @@ def _first_message(errors: Any) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Conflict):
         return Response({"detail": exc.detail, "current": exc.current}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, RecursionError):
+        # json's decoder recurses per nesting level: a body like [[[[...]]]] is the client's error.
+        return Response(
+            {"detail": "JSON parse error - the request body is nested too deeply"},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)

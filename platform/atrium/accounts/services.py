@@ -20,12 +20,39 @@ def create_user(*, username: str, password: str, role: str = Role.ANNOTATOR, ema
     return user
 
 
+MEMBERSHIP_ROLES = (Role.ANNOTATOR, Role.ML_ENGINEER, Role.STUDY_LEAD)
+
+
 @transaction.atomic
-def add_member(*, user: User, study: Any, role: str | None = None) -> StudyMembership:
-    membership, _ = StudyMembership.objects.update_or_create(
-        user=user, study=study, defaults={"role": role or user.role}
+def add_member(*, user: User, study: Any, role: str | None = None, actor: Any = None) -> StudyMembership:
+    """Add `user` to `study` (or change their role there); the change goes into the audit log."""
+    role = role or user.role
+    if role not in Role.values:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(Role.values)}")
+    existing = StudyMembership.objects.select_for_update().filter(user=user, study=study).first()
+    before = {"user": user.get_username(), "role": existing.role} if existing else None
+    membership, created = StudyMembership.objects.update_or_create(
+        user=user, study=study, defaults={"role": role}
     )
+    if created or before != {"user": user.get_username(), "role": role}:
+        record_audit(
+            actor=actor,
+            action="membership.add" if created else "membership.change",
+            obj=membership,
+            study=study,
+            before=before,
+            after={"user": user.get_username(), "role": role},
+        )
     return membership
+
+
+@transaction.atomic
+def remove_member(*, membership: StudyMembership, actor: Any = None) -> None:
+    before = {"user": membership.user.get_username(), "role": membership.role}
+    record_audit(
+        actor=actor, action="membership.remove", obj=membership, study=membership.study, before=before
+    )
+    membership.delete()
 
 
 def record_audit(

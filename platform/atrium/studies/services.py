@@ -65,6 +65,7 @@ def next_case_for(*, user: Any, study: Any = None) -> Any:
         Case.objects.filter(study__in=studies)
         .exclude(status=CaseStatus.COMPLETE)
         .exclude(assignments__user=user)
+        .exclude(series__source="reconstruction")  # reconstructions are reviewed from their job, not queued
         .annotate(
             priority=Max(
                 "queue_items__priority", filter=Q(queue_items__user__isnull=True) | Q(queue_items__user=user)
@@ -77,10 +78,21 @@ def next_case_for(*, user: Any, study: Any = None) -> Any:
         case = Case.objects.select_for_update().select_related("study").get(pk=case_id)
         if _open_reads(case) >= case.reads_needed:
             continue
-        Assignment.objects.create(case=case, user=user)
+        from atrium.accounts.services import record_audit
+
+        assignment = Assignment.objects.create(case=case, user=user)
+        status_before = case.status
         if case.status == CaseStatus.OPEN:
             case.status = CaseStatus.IN_PROGRESS
             case.save(update_fields=["status"])
+        record_audit(
+            actor=user,
+            action="case.assign",
+            obj=assignment,
+            study=case.study,
+            before={"case": case.pk, "status": status_before},
+            after={"case": case.pk, "status": case.status, "read_number": assignment.read_number},
+        )
         return case
     return None
 
@@ -94,6 +106,7 @@ def submit_case(*, case: Any, user: Any) -> Any:
     from atrium.studies.models import Assignment, AssignmentStatus, Case, CaseStatus
 
     case = Case.objects.select_for_update().select_related("study").get(pk=case.pk)
+    status_before = case.status
     assignment = (
         Assignment.objects.filter(case=case, user=user)
         .exclude(status=AssignmentStatus.SUBMITTED)
@@ -110,7 +123,14 @@ def submit_case(*, case: Any, user: Any) -> Any:
     submitted = Assignment.objects.filter(case=case, status=AssignmentStatus.SUBMITTED, read_number=1).count()
     case.status = CaseStatus.COMPLETE if submitted >= case.reads_needed else CaseStatus.IN_PROGRESS
     case.save(update_fields=["status"])
-    record_audit(actor=user, action="case.submit", obj=case, study=case.study, after={"status": case.status})
+    record_audit(
+        actor=user,
+        action="case.submit",
+        obj=case,
+        study=case.study,
+        before={"status": status_before},
+        after={"status": case.status, "read_number": assignment.read_number},
+    )
     study = case.study
 
     def after_submit() -> None:
