@@ -34,8 +34,11 @@ def my_queue(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = get_object_or_404(cases_visible_to(request.user), pk=case_id)
-    return render(request, "annotation_ui/case.html", {"case": case})
+    case = get_object_or_404(cases_visible_to(request.user).select_related("series"), pk=case_id)
+    series = case.series
+    # The frame the tool opens on (frontend/src/viewer/frameIds.ts openingFrame): the page preloads it.
+    opening_frame = series.frame_index(int(series.shape[0]) // 2, 0) if series.layout == "cine" else 0
+    return render(request, "annotation_ui/case.html", {"case": case, "opening_frame": opening_frame})
 
 
 @login_required

@@ -78,6 +78,54 @@ describe("reconnecting websocket", () => {
     expect(sockets).toHaveLength(5);
   });
 
+  it("asks the page to catch up when a socket opens after a drop, but not on the first open", () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    const sockets: FakeSocket[] = [];
+    const onReconnect = vi.fn();
+    const ws = new ReconnectingSocket("ws://x/", () => undefined, {
+      initialDelayMs: 100,
+      onReconnect,
+      factory: () => {
+        const s = new FakeSocket();
+        sockets.push(s);
+        return s;
+      },
+    });
+    sockets[0]?.open();
+    expect(onReconnect).not.toHaveBeenCalled();
+    // The channel layer went away: the server closes the socket (1011), the client comes back by itself.
+    sockets[0]?.drop(1011);
+    vi.advanceTimersByTime(100);
+    expect(sockets).toHaveLength(2);
+    expect(onReconnect).not.toHaveBeenCalled(); // not open yet
+    sockets[1]?.drop(); // the server is still down: back off and try again
+    vi.advanceTimersByTime(200);
+    expect(sockets).toHaveLength(3);
+    sockets[2]?.open();
+    expect(onReconnect).toHaveBeenCalledTimes(1);
+    ws.close();
+  });
+
+  it("catches up even when the very first attempt failed (events since the page loaded were missed)", () => {
+    vi.useFakeTimers();
+    const sockets: FakeSocket[] = [];
+    const onReconnect = vi.fn();
+    new ReconnectingSocket("ws://x/", () => undefined, {
+      initialDelayMs: 10,
+      onReconnect,
+      factory: () => {
+        const s = new FakeSocket();
+        sockets.push(s);
+        return s;
+      },
+    });
+    sockets[0]?.drop();
+    vi.advanceTimersByTime(50);
+    sockets[1]?.open();
+    expect(onReconnect).toHaveBeenCalledTimes(1);
+  });
+
   it("stops retrying when the server refuses the user (close code 4403)", () => {
     vi.useFakeTimers();
     const sockets: FakeSocket[] = [];

@@ -70,3 +70,24 @@ def test_an_unsupported_database_scheme_is_named():
 def test_a_database_url_without_a_name_is_rejected():
     with pytest.raises(ImproperlyConfigured, match="names no database"):
         database_from_url("postgres://x@y:5432/")
+
+
+def test_without_atrium_db_pool_connections_persist_per_thread(monkeypatch):
+    monkeypatch.delenv("ATRIUM_DB_POOL", raising=False)
+    db = database_from_url("postgres://x@y:5432/atrium")
+    assert db["CONN_MAX_AGE"] == 60
+    assert "pool" not in db["OPTIONS"]  # type: ignore[operator]
+
+
+def test_atrium_db_pool_turns_on_a_bounded_pool_without_persistent_connections(monkeypatch):
+    monkeypatch.setenv("ATRIUM_DB_POOL", "8")
+    db = database_from_url("postgres://x@y:5432/atrium")
+    assert db["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
+    assert db["CONN_HEALTH_CHECKS"] is True  # the pool checks a connection before handing it out
+    assert db["OPTIONS"] == {"connect_timeout": 5, "pool": {"min_size": 2, "max_size": 8, "timeout": 10}}
+
+
+def test_a_negative_pool_size_is_rejected(monkeypatch):
+    monkeypatch.setenv("ATRIUM_DB_POOL", "-1")
+    with pytest.raises(ImproperlyConfigured, match="ATRIUM_DB_POOL=-1"):
+        database_from_url("postgres://x@y:5432/atrium")

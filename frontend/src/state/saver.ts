@@ -5,6 +5,7 @@
  */
 import { ApiError, type ApiClient } from "../api/client";
 import type { Annotation, PhasesData } from "../api/types";
+import { markSave } from "./perf";
 import type { AnnotationStore, Entry } from "./store";
 
 export type SaveStatus = "saved" | "saving" | "conflict" | "error";
@@ -109,9 +110,12 @@ export class Saver {
   private async send(entry: Entry): Promise<void> {
     const revision = entry.revision;
     const { key } = entry;
+    const started = performance.now();
+    let method = "PUT";
     try {
       let saved: Annotation;
       if (entry.kind === "phases") {
+        method = "PATCH";
         saved = await this.api.setPhases(this.caseId, entry.data as PhasesData);
       } else if (entry.serverId === null) {
         if (entry.deleted) {
@@ -119,16 +123,20 @@ export class Saver {
           this.store.markClean(key, revision);
           return;
         }
+        method = "POST";
         saved = await this.api.createAnnotation(this.caseId, entry.kind, entry.data);
       } else if (entry.deleted) {
+        method = "DELETE";
         await this.api.deleteAnnotation(entry.serverId, entry.version);
         saved = { id: entry.serverId, version: entry.version + 1 } as Annotation;
       } else {
         saved = await this.api.updateAnnotation(entry.serverId, entry.data, entry.version);
       }
+      markSave(method, started, true);
       this.lastError = null;
       this.store.acknowledge(key, saved, revision);
     } catch (error) {
+      markSave(method, started, false);
       if (error instanceof ApiError && error.status === 409) {
         const current = extractCurrent(error.body);
         const who = current !== null ? ` (version ${current.version} by ${current.author.username})` : "";

@@ -5,6 +5,7 @@
  */
 import type { Annotation, AnnotationKind } from "../api/types";
 import { type Change, History } from "./history";
+import { perf } from "./perf";
 
 export interface Entry<D = unknown> {
   /** Local identity, stable across the first save: "a<serverId>" or "n<counter>". */
@@ -37,6 +38,8 @@ export class AnnotationStore {
   private listeners = new Set<Listener>();
   private counter = 0;
   userId: number | null = null;
+  /** The page is up but the case's annotations are still on their way (see `beginLoading`). */
+  loading = false;
 
   /** Forget everything (for tests and when a page is torn down). */
   reset(): void {
@@ -45,6 +48,19 @@ export class AnnotationStore {
     this.listeners.clear();
     this.counter = 0;
     this.userId = null;
+    this.loading = false;
+  }
+
+  /**
+   * The page is shown before the annotation list arrives (a big case's list takes longer than its first
+   * image). Until `load`, edits are refused rather than silently replaced by the list.
+   */
+  beginLoading(userId: number): void {
+    this.entries.clear();
+    this.history.clear();
+    this.userId = userId;
+    this.loading = true;
+    this.notify();
   }
 
   subscribe(listener: Listener): () => void {
@@ -61,6 +77,8 @@ export class AnnotationStore {
     this.entries.clear();
     this.history.clear();
     this.userId = userId;
+    this.loading = false;
+    perf.annotationsLoadedMs ??= performance.now();
     for (const a of annotations) this.entries.set(`a${a.id}`, this.fromServer(a));
     this.notify();
   }
@@ -117,6 +135,7 @@ export class AnnotationStore {
   private pending: Change<Snapshot>[] | null = null;
 
   transaction(body: () => void): void {
+    this.refuseWhileLoading();
     const outer = this.pending === null;
     if (outer) this.pending = [];
     try {
@@ -140,6 +159,7 @@ export class AnnotationStore {
   }
 
   add<D>(kind: AnnotationKind, data: D): string {
+    this.refuseWhileLoading();
     const key = `n${++this.counter}`;
     this.entries.set(key, {
       key,
@@ -200,6 +220,10 @@ export class AnnotationStore {
     entry.deleted = snapshot.deleted;
     entry.dirty = true;
     entry.revision += 1;
+  }
+
+  private refuseWhileLoading(): void {
+    if (this.loading) throw new Error("the case's annotations are still loading; try again in a moment");
   }
 
   private ownEntry(key: string): Entry {

@@ -3,6 +3,7 @@ import type { ApiClient } from "../api/client";
 import type { Annotation, CaseEvent, CaseInfo, Prediction, SeriesMeta } from "../api/types";
 import { Saver } from "../state/saver";
 import { store } from "../state/store";
+import { resyncAnnotations } from "../ws/resync";
 import { ReconnectingSocket, socketUrl } from "../ws/socket";
 import { h, toast } from "./dom";
 import { mountSaveStatus } from "./saveStatus";
@@ -28,12 +29,14 @@ export class CaseContext {
     readonly api: ApiClient,
     readonly caseInfo: CaseInfo,
     readonly userId: number,
-    annotations: Annotation[],
+    /** null: the list is still on its way; `arrive` brings it. */
+    annotations: Annotation[] | null,
   ) {
     const series = caseInfo.series[0];
     if (series === undefined) throw new Error(`case ${caseInfo.id} has no series`);
     this.series = series;
-    store.load(annotations, userId);
+    if (annotations === null) store.beginLoading(userId);
+    else store.load(annotations, userId);
     this.saver = new Saver(store, api, caseInfo.id);
     const { status, banner } = mountSaveStatus(this.saver);
     this.statusEl = status;
@@ -47,6 +50,20 @@ export class CaseContext {
     await context.reloadPredictions();
     context.connect(options.wsBase);
     return context;
+  }
+
+  /**
+   * Bring in what was still on its way when the page was mounted (so a big case's first image never
+   * waits for its annotation list), then start live updates, which must not race the list.
+   */
+  async arrive(annotations: Promise<Annotation[]>, predictions: Promise<Prediction[]>, wsBase: string): Promise<void> {
+    const [list, models] = await Promise.all([annotations, predictions]);
+    // The opening image goes to the screen first; indexing and drawing a big list waits one frame.
+    await new Promise<void>((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    this.predictions = models;
+    store.load(list, this.userId); // the pages redraw with the predictions too
+    if (models.length > 0) for (const listener of this.predictionListeners) listener();
+    this.connect(wsBase);
   }
 
   async reloadPredictions(): Promise<void> {
@@ -65,9 +82,21 @@ export class CaseContext {
 
   private connect(wsBase: string): void {
     const base = wsBase.endsWith("/") ? wsBase : `${wsBase}/`;
-    this.socket = new ReconnectingSocket<CaseEvent>(socketUrl(`${base}cases/${this.caseInfo.id}/`), (event) =>
-      this.handle(event),
+    this.socket = new ReconnectingSocket<CaseEvent>(
+      socketUrl(`${base}cases/${this.caseInfo.id}/`),
+      (event) => this.handle(event),
+      { onReconnect: () => void this.catchUp() },
     );
+  }
+
+  /** After a websocket gap: re-read what the missed events would have carried. */
+  async catchUp(): Promise<void> {
+    try {
+      await resyncAnnotations(store, this.api, this.caseInfo.id);
+    } catch {
+      // The server is still coming back; the next reconnect tries again.
+    }
+    await this.reloadPredictions();
   }
 
   handle(event: CaseEvent): void {

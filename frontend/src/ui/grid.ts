@@ -20,50 +20,84 @@ export interface GridModel {
 export class GridWidget {
   readonly element: HTMLElement;
   private cells: HTMLElement[][] = [];
+  private labels: HTMLElement[] = [];
+  private shape = "";
+  private current: HTMLElement | null = null;
 
   constructor(private readonly go: (slice: number, phase: number) => void) {
     this.element = h("div", { class: "grid-widget", "data-testid": "slice-phase-grid" });
   }
 
+  /**
+   * Bring the grid up to date. Cells are built once per grid size and then only touched where their
+   * content changed: the store calls this on every edit and save, and a 10 x 30 grid is 300 buttons.
+   */
   render(model: GridModel): void {
-    clear(this.element);
-    this.cells = [];
-    const header = h("div", { class: "grid-row grid-header" }, h("span", { class: "grid-label" }, ""));
-    for (let p = 0; p < model.phases; p++) {
+    const shape = `${model.slices}x${model.phases}`;
+    if (shape !== this.shape) this.build(model.slices, model.phases);
+    this.shape = shape;
+    this.labels.forEach((label, p) => {
       const mark = p === model.ed ? "ED" : p === model.es ? "ES" : String(p + 1);
-      header.appendChild(h("span", { class: `grid-col-label${mark === "ED" || mark === "ES" ? " marked" : ""}` }, mark));
-    }
-    this.element.appendChild(header);
+      if (label.textContent !== mark) label.textContent = mark;
+      label.classList.toggle("marked", mark === "ED" || mark === "ES");
+    });
     for (let s = 0; s < model.slices; s++) {
-      const row = h("div", { class: "grid-row" }, h("span", { class: "grid-label" }, `S${s + 1}`));
-      const cellsOfRow: HTMLElement[] = [];
       for (let p = 0; p < model.phases; p++) {
+        const cell = this.cells[s]?.[p];
+        if (cell === undefined) continue;
         const key = `${s}:${p}`;
         const filled = model.filled.get(key);
+        const structures = filled ? [...filled].sort().join(" ") : "";
+        cell.classList.toggle("has-model", model.model.has(key));
+        if (cell.dataset["structures"] === structures) continue;
+        cell.dataset["structures"] = structures;
+        clear(cell);
+        for (const st of model.structures) {
+          if (filled?.has(st.id)) cell.appendChild(h("i", { class: "dot", style: `background:${st.colour}` }));
+        }
+      }
+    }
+    this.setCurrent(model.current.slice, model.current.phase);
+  }
+
+  private build(slices: number, phases: number): void {
+    clear(this.element);
+    this.cells = [];
+    this.current = null;
+    const header = h("div", { class: "grid-row grid-header" }, h("span", { class: "grid-label" }, ""));
+    this.labels = [];
+    for (let p = 0; p < phases; p++) {
+      const label = h("span", { class: "grid-col-label" }, String(p + 1));
+      this.labels.push(label);
+      header.appendChild(label);
+    }
+    this.element.appendChild(header);
+    for (let s = 0; s < slices; s++) {
+      const row = h("div", { class: "grid-row" }, h("span", { class: "grid-label" }, `S${s + 1}`));
+      const cellsOfRow: HTMLElement[] = [];
+      for (let p = 0; p < phases; p++) {
         const cell = h("button", {
           type: "button",
           class: "grid-cell",
           "data-testid": `grid-cell-${s}-${p}`,
-          "data-structures": filled ? [...filled].sort().join(" ") : "",
+          "data-structures": "",
           title: `slice ${s + 1}, phase ${p + 1}`,
           onclick: () => this.go(s, p),
         });
-        if (model.model.has(key)) cell.classList.add("has-model");
-        for (const st of model.structures) {
-          if (filled?.has(st.id)) cell.appendChild(h("i", { class: "dot", style: `background:${st.colour}` }));
-        }
         row.appendChild(cell);
         cellsOfRow.push(cell);
       }
       this.cells.push(cellsOfRow);
       this.element.appendChild(row);
     }
-    this.setCurrent(model.current.slice, model.current.phase);
   }
 
   /** Cheap update while scrolling: move the outline only. */
   setCurrent(slice: number, phase: number): void {
-    for (const cell of this.element.querySelectorAll(".grid-cell.current")) cell.classList.remove("current");
-    this.cells[slice]?.[phase]?.classList.add("current");
+    const cell = this.cells[slice]?.[phase] ?? null;
+    if (cell === this.current) return;
+    this.current?.classList.remove("current");
+    cell?.classList.add("current");
+    this.current = cell;
   }
 }

@@ -16,3 +16,10 @@ export function parseFrameImageId(imageId: string): { seriesId: number; frame: n
 export function cineFrameIndex(slice: number, phase: number, nPhases: number): number {
   return slice * nPhases + phase;
 }
+
+/** The frame a case page opens on: the middle slice's first phase of a cine (S, P, H, W), else frame 0. */
+export function openingFrame(series: { layout: string; shape: readonly number[] }): number {
+  const shape = series.shape;
+  if (series.layout !== "cine" || shape.length !== 4) return 0;
+  return cineFrameIndex(Math.floor((shape[0] ?? 1) / 2), 0, shape[1] ?? 1);
+}

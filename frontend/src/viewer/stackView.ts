@@ -3,7 +3,16 @@
  * image and canvas coordinates, and binds window/level (left drag, when not drawing), pan (middle drag)
  * and zoom (right drag, ctrl+wheel).
  */
-import { Enums, imageLoader, init as coreInit, isCornerstoneInitialized, RenderingEngine, type Types } from "@cornerstonejs/core";
+import {
+  Enums,
+  getRenderingCapabilities,
+  imageLoader,
+  init as coreInit,
+  isCornerstoneInitialized,
+  RenderingEngine,
+  setUseCPURendering,
+  type Types,
+} from "@cornerstonejs/core";
 import {
   addTool,
   Enums as ToolEnums,
@@ -16,14 +25,22 @@ import {
 import type { ApiClient } from "../api/client";
 import type { SeriesMeta } from "../api/types";
 import type { Point } from "../geometry";
-import { frameImageId } from "./frameIds";
+import { markRender, perf } from "../state/perf";
+import { type Affine, affineFrom, applyAffine } from "./affine";
+import { frameImageId, parseFrameImageId } from "./frameIds";
 import { imageToWorld, registerAtriumLoader, registerSeries, worldToImage } from "./imageLoader";
+import { chooseRenderPath, storedOverride } from "./renderBackend";
 
 let toolsReady = false;
 let counter = 0;
 
 function initialise(api: ApiClient): void {
-  if (!isCornerstoneInitialized()) coreInit();
+  if (!isCornerstoneInitialized()) {
+    const path = chooseRenderPath(getRenderingCapabilities(), storedOverride());
+    coreInit();
+    setUseCPURendering(path === "cpu");
+    perf.renderPath = path;
+  }
   if (!toolsReady) {
     toolsInit();
     addTool(WindowLevelTool);
@@ -34,6 +51,17 @@ function initialise(api: ApiClient): void {
   registerAtriumLoader(api);
 }
 
+/** Start loading frame `index` of a series before its viewport exists (while the rest of a case loads). */
+export function warmFrame(api: ApiClient, series: SeriesMeta, index: number): void {
+  // The loader needs no initialised Cornerstone: the request goes out first, the set-up runs meanwhile.
+  registerAtriumLoader(api);
+  registerSeries(series);
+  imageLoader
+    .loadAndCacheImage(frameImageId(series.id, index), { priority: 0, requestType: Enums.RequestType.Interaction })
+    .catch(() => undefined);
+  initialise(api);
+}
+
 export class StackView {
   readonly element: HTMLDivElement;
   private readonly engine: RenderingEngine;
@@ -41,6 +69,7 @@ export class StackView {
   private readonly toolGroupId: string;
   private readonly imageIds: string[];
   private current = -1;
+  private affine: Affine | null = null;
   private renderListeners = new Set<() => void>();
   private resizeObserver: ResizeObserver | null = null;
   /** Frames to keep warm on either side of the current one. */
@@ -75,7 +104,15 @@ export class StackView {
     group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
     this.setWindowLevelOnLeftDrag(true);
     element.addEventListener(Enums.Events.IMAGE_RENDERED, () => {
+      const start = performance.now();
       for (const listener of this.renderListeners) listener();
+      // Only renders that put an image on screen count (the viewport also renders while still empty).
+      const shown = (this.viewport.getCornerstoneImage() as Types.IImage | undefined)?.imageId;
+      const frame = shown === undefined ? null : parseFrameImageId(shown)?.frame;
+      if (frame !== null && frame !== undefined) markRender(frame, performance.now() - start);
+    });
+    element.addEventListener(Enums.Events.CAMERA_MODIFIED, () => {
+      this.affine = null;
     });
     element.addEventListener("contextmenu", (e) => e.preventDefault());
     if (typeof ResizeObserver !== "undefined") {
@@ -146,8 +183,25 @@ export class StackView {
 
   /** Canvas (CSS pixel) position of an image point. */
   imageToCanvas(point: Point): Point {
-    const canvas = this.viewport.worldToCanvas(imageToWorld(this.series, point[0], point[1]));
-    return [canvas[0], canvas[1]];
+    return applyAffine(this.imageAffine(), point);
+  }
+
+  /**
+   * Image -> canvas is affine on a stack viewport, so three viewport projections serve every point drawn
+   * in one task (an overlay redraw projects hundreds). Dropped when the camera moves and after the task.
+   */
+  private imageAffine(): Affine {
+    if (this.affine === null) {
+      const project = (x: number, y: number): Point => {
+        const canvas = this.viewport.worldToCanvas(imageToWorld(this.series, x, y));
+        return [canvas[0], canvas[1]];
+      };
+      this.affine = affineFrom(project(0, 0), project(1, 0), project(0, 1));
+      queueMicrotask(() => {
+        this.affine = null;
+      });
+    }
+    return this.affine;
   }
 
   canvasToImage(point: Point): Point {

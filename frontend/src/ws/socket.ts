@@ -15,6 +15,11 @@ export interface ReconnectOptions {
   maxDelayMs?: number;
   factory?: SocketFactory;
   onState?: (state: "connecting" | "open" | "closed") => void;
+  /**
+   * Called when a socket opens after an earlier attempt was dropped or failed: events sent in between
+   * were missed, so the page re-fetches what the events would have told it.
+   */
+  onReconnect?: () => void;
 }
 
 /** Close codes after which retrying cannot help (the server refused us). */
@@ -57,6 +62,7 @@ export class ReconnectingSocket<M = unknown> {
     socket.onopen = () => {
       this.delay = this.initialDelay;
       this.options.onState?.("open");
+      if (this.attempts > 1) this.options.onReconnect?.();
     };
     socket.onmessage = (ev: MessageEvent) => {
       let parsed: M;

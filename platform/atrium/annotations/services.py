@@ -107,8 +107,10 @@ def create_annotation(*, case: Case, author: Any, kind: str, data: Any) -> Annot
 
 
 def _lock_for_write(annotation: Annotation, author: Any, expected_version: int) -> Annotation:
+    # of=("self",): lock the annotation row only. Without it FOR UPDATE also locks the joined case, study,
+    # series and user rows, so every save in a study would wait for the one before it to commit.
     locked = (
-        Annotation.objects.select_for_update()
+        Annotation.objects.select_for_update(of=("self",))
         .select_related("case__study", "case__series", "author")
         .get(pk=annotation.pk)
     )
@@ -125,17 +127,26 @@ def _lock_for_write(annotation: Annotation, author: Any, expected_version: int) 
     return locked
 
 
+def _current_version_id(locked: Annotation) -> int:
+    """The id of the version the annotation is at, without loading its (possibly large) data."""
+    return int(
+        AnnotationVersion.objects.filter(annotation=locked, number=locked.version)
+        .values_list("pk", flat=True)
+        .get()
+    )
+
+
 @transaction.atomic
 def update_annotation(*, annotation: Annotation, author: Any, data: Any, expected_version: int) -> Annotation:
     locked = _lock_for_write(annotation, author, expected_version)
     cleaned = _clean(locked.case, locked.kind, data)
     before = {"version": locked.version, "data": locked.data}
-    parent = AnnotationVersion.objects.get(annotation=locked, number=locked.version)
+    parent_id = _current_version_id(locked)
     locked.version += 1
     locked.data = cleaned
     locked.save(update_fields=["version", "data", "updated_at"])
     AnnotationVersion.objects.create(
-        annotation=locked, number=locked.version, parent=parent, author=author, data=cleaned
+        annotation=locked, number=locked.version, parent_id=parent_id, author=author, data=cleaned
     )
     _after_save(locked, "annotation.update", before)
     return locked
@@ -145,12 +156,17 @@ def update_annotation(*, annotation: Annotation, author: Any, data: Any, expecte
 def delete_annotation(*, annotation: Annotation, author: Any, expected_version: int) -> Annotation:
     locked = _lock_for_write(annotation, author, expected_version)
     before = {"version": locked.version, "data": locked.data}
-    parent = AnnotationVersion.objects.get(annotation=locked, number=locked.version)
+    parent_id = _current_version_id(locked)
     locked.version += 1
     locked.deleted = True
     locked.save(update_fields=["version", "deleted", "updated_at"])
     AnnotationVersion.objects.create(
-        annotation=locked, number=locked.version, parent=parent, author=author, data=locked.data, deleted=True
+        annotation=locked,
+        number=locked.version,
+        parent_id=parent_id,
+        author=author,
+        data=locked.data,
+        deleted=True,
     )
     _after_save(locked, "annotation.delete", before)
     return locked

@@ -134,6 +134,7 @@ ATRIUM_JOB_HEARTBEAT_S = env_int("ATRIUM_JOB_HEARTBEAT_S", 10)
 ATRIUM_JOB_STALE_S = env_int("ATRIUM_JOB_STALE_S", 60)
 ATRIUM_JOB_SWEEP_S = env_int("ATRIUM_JOB_SWEEP_S", 60)
 ATRIUM_JOB_REQUEUE_S = env_int("ATRIUM_JOB_REQUEUE_S", 600)
+ATRIUM_JOB_MAX_ATTEMPTS = env_int("ATRIUM_JOB_MAX_ATTEMPTS", 3)  # a job whose worker dies this often fails
 
 # --- files ------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -172,6 +173,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temp
 ATRIUM_MAX_UPLOAD_BYTES = env_int("ATRIUM_MAX_UPLOAD_BYTES", 2 * 1024**3)
 ATRIUM_LOGIN_FAILURE_LIMIT = env_int("ATRIUM_LOGIN_FAILURE_LIMIT", 10)
 ATRIUM_LOGIN_WINDOW_S = env_int("ATRIUM_LOGIN_WINDOW_S", 300)
+# Uploads (the upload API and STOW-RS) per user: "<count>/<second|minute|hour|day>".
+ATRIUM_UPLOAD_RATE = env_str("ATRIUM_UPLOAD_RATE", "120/hour")
 
 # --- REST API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -186,7 +189,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_RATES": {
-        "uploads": env_str("ATRIUM_UPLOAD_RATE", "120/hour"),
+        "uploads": ATRIUM_UPLOAD_RATE,
         "anon": "60/minute",
     },
 }

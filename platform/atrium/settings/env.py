@@ -70,7 +70,7 @@ def database_from_url(url: str) -> dict[str, object]:
     name = parsed.path.lstrip("/")
     if not name:
         raise ImproperlyConfigured("DATABASE_URL names no database (postgres://user@host:port/NAME)")
-    return {
+    entry: dict[str, object] = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(name),
         "USER": unquote(parsed.username or ""),
@@ -81,3 +81,16 @@ def database_from_url(url: str) -> dict[str, object]:
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {"connect_timeout": 5},
     }
+    pool_size = env_int("ATRIUM_DB_POOL", 0)
+    if pool_size < 0:
+        raise ImproperlyConfigured(f"ATRIUM_DB_POOL={pool_size} must be 0 (no pool) or a pool size")
+    if pool_size:
+        # Under ASGI each request runs on a new thread, so per-thread persistent connections are never
+        # reused and every request opens a PostgreSQL session; a pool hands connections across threads.
+        # Django's pool needs CONN_MAX_AGE 0; CONN_HEALTH_CHECKS makes it check a connection on checkout.
+        entry["CONN_MAX_AGE"] = 0
+        entry["OPTIONS"] = {
+            "connect_timeout": 5,
+            "pool": {"min_size": min(2, pool_size), "max_size": pool_size, "timeout": 10},
+        }
+    return entry
