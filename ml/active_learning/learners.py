@@ -35,7 +35,9 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class LearnerConfig:
     """steps_per_round: optimiser steps per call of `train` (each round, warm-started); first_round_steps:
     steps for a model trained from scratch (default: steps_per_round); mc_samples: MC-dropout passes for
-    "bald"/"mc_variance" (0: skip); flips: horizontal flip as the TTA for "tta_variance"."""
+    "bald"/"mc_variance" (0: skip); flips: horizontal flip as the TTA for "tta_variance"; warm_start:
+    False retrains every round from the same initialisation for first_round_steps (every point of a curve is
+    then trained alike, and the whole-pool point matches the full-data reference)."""
 
     steps_per_round: int = 60
     first_round_steps: int | None = None
@@ -46,6 +48,7 @@ class LearnerConfig:
     chunk: int = 256
     reduction: scoring.Reduction = "mean"
     seed: int = 0
+    warm_start: bool = True
 
 
 class Learner:
@@ -65,6 +68,10 @@ class Learner:
         self.config = config or LearnerConfig()
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self._round = 0
+
+    @property
+    def warm_start(self) -> bool:
+        return self.config.warm_start
 
     # -- task-specific parts
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -93,7 +100,7 @@ class Learner:
         cfg = self.config
         self._round += 1
         g = torch.Generator().manual_seed(cfg.seed * 7919 + self._round)
-        if previous is None:
+        if previous is None or not cfg.warm_start:
             torch.manual_seed(cfg.seed)
             model = self.build_model()
             steps = cfg.first_round_steps or cfg.steps_per_round

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -172,6 +172,104 @@ def full_data_score(
     *,
     train_fn: Callable[[np.ndarray, np.ndarray, Any], Any],
     evaluate_fn: Callable[[Any, np.ndarray, np.ndarray], float],
+    trainings: int = 1,
 ) -> float:
-    """The reference: a model trained from scratch on the whole labelled pool, scored on validation."""
-    return float(evaluate_fn(train_fn(np.asarray(pool_x), np.asarray(pool_y), None), val_x, val_y))
+    """The reference: a model trained on the whole labelled pool, scored on validation. trainings > 1
+    calls train_fn that many times, each warm-started from the last, as the loop does over its rounds: with
+    the same learner, the reference then gets the same training protocol and budget as an active-learning
+    run, and differs from it only in having every label from the start."""
+    x, y = np.asarray(pool_x), np.asarray(pool_y)
+    model: Any = None
+    for _ in range(max(int(trainings), 1)):
+        model = train_fn(x, y, model)
+    return float(evaluate_fn(model, val_x, val_y))
+
+
+@dataclass
+class Pool:
+    """A simulation's data: pool items with their ground truth (the oracle) and the fixed validation set.
+    pool_x: (N, ...) items; pool_y: (N, ...) their labels; case_ids: (N,) the case of each item;
+    val_x, val_y: validation items and labels."""
+
+    pool_x: np.ndarray
+    pool_y: np.ndarray
+    case_ids: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+
+    @property
+    def n_cases(self) -> int:
+        return len(np.unique(self.case_ids))
+
+
+class LoopFunctions(Protocol):
+    """What the loop calls; ml.active_learning.learners.Learner is one."""
+
+    def train(self, x: np.ndarray, y: np.ndarray, previous: Any) -> Any: ...
+
+    def predict(self, model: Any, x: np.ndarray) -> PoolPrediction: ...
+
+    def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray) -> float: ...
+
+
+@dataclass
+class Comparison:
+    """One run of several strategies on the same pool, initial set and training budget."""
+
+    full_data_score: float
+    curves: dict[str, LearningCurve]
+
+    def labels_to_fraction(self, fraction: float = 0.95) -> dict[str, int | None]:
+        """Per strategy, the labelled cases needed to reach `fraction` of the full-data score."""
+        target = fraction * self.full_data_score
+        return {s: labels_to_reach(c.n_labelled, c.score, target) for s, c in self.curves.items()}
+
+
+# progress(strategy or "full-data", round, n_labelled, score)
+ComparisonProgress = Callable[[str, int, int, float], None]
+
+
+def compare_strategies(
+    strategies: Sequence[str],
+    pool: Pool,
+    *,
+    make_learner: Callable[[], LoopFunctions],
+    initial: int,
+    batch: int | Sequence[int],
+    rounds: int | None,
+    seed: int = 0,
+    aggregate: Aggregation = "mean",
+    progress: ComparisonProgress | None = None,
+) -> Comparison:
+    """The full-data score, then one `simulate` run per strategy, each with a fresh learner from
+    make_learner() and the same seed (hence the same random initial set).
+
+    The full-data score comes from a fresh learner too, trained on the whole pool as a run trains: as many
+    warm-started trainings (rounds + 1) when the learner warm-starts (its `warm_start` attribute, default
+    True), else once. Same model, steps and schedule, every label."""
+    n_rounds = len(batch) if not isinstance(batch, int) else rounds
+    if n_rounds is None:
+        raise ValueError("rounds is needed when batch is a single count")
+    reference = make_learner()
+    full = full_data_score(
+        pool.pool_x, pool.pool_y, pool.val_x, pool.val_y,
+        train_fn=reference.train, evaluate_fn=reference.evaluate,
+        trainings=n_rounds + 1 if getattr(reference, "warm_start", True) else 1,
+    )  # fmt: skip
+    if progress is not None:
+        progress("full-data", 0, pool.n_cases, full)
+    curves: dict[str, LearningCurve] = {}
+    for strategy in strategies:
+        learner = make_learner()
+
+        def report(r: int, n: int, score: float, strategy: str = strategy) -> None:
+            if progress is not None:
+                progress(strategy, r, n, score)
+
+        curves[strategy] = simulate(
+            strategy, pool.pool_x, pool.pool_y, pool.val_x, pool.val_y,
+            train_fn=learner.train, predict_fn=learner.predict, evaluate_fn=learner.evaluate,
+            case_ids=pool.case_ids, initial=initial, batch=batch, rounds=rounds, seed=seed,
+            aggregate=aggregate, progress=report,
+        )  # fmt: skip
+    return Comparison(full, curves)

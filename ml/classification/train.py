@@ -74,6 +74,7 @@ def train_classifier(
     lr_schedule: Literal["constant", "cosine"] = "cosine",
     restore_best: bool = True,
     seed: int = 0,
+    resume_from: Path | None = None,
 ) -> tuple[nn.Module, History]:
     """frames: (N, H, W[, 3]) uint8 or float [0, 1]; labels: (N,) class indices. Frames are resized to
     `input_size` (default: the config's, 224 x 288; smaller trains faster and is kept in the config so
@@ -120,6 +121,10 @@ def train_classifier(
         model, loss_fn, optimizer, train_loader, val_loader, accuracy_metric,
         device=dev, config=cfg, progress=progress, should_stop=should_stop, model_card=card,
     )  # fmt: skip
+    if resume_from is not None:
+        # Model, optimizer, step and RNG state of an interrupted run; the data split above is seeded, so
+        # the run continues on the same examples (history.resumed_from_step records where).
+        trainer.resume(resume_from)
     history = trainer.fit()
     return trainer.model, history
 

@@ -67,6 +67,7 @@ def train_segmenter(
     lr_schedule: Literal["constant", "cosine"] = "cosine",
     restore_best: bool = True,
     seed: int = 0,
+    resume_from: Path | None = None,
 ) -> tuple[nn.Module, History]:
     """images: (N, H, W) float [0, 1] or uint8; labels: (N, H, W) 0 bg / 1 LV / 2 Myo / 3 RV; H, W
     multiples of 16. Early-stops on the mean foreground Dice of a validation split (a random
@@ -103,6 +104,10 @@ def train_segmenter(
         model, SegmentationLoss(dice_weight), optimizer, train_loader, val_loader, dice_metrics,
         device=dev, config=cfg, progress=progress, should_stop=should_stop, model_card=card,
     )  # fmt: skip
+    if resume_from is not None:
+        # Model, optimizer, step and RNG state of an interrupted run; the data split above is seeded, so
+        # the run continues on the same examples (history.resumed_from_step records where).
+        trainer.resume(resume_from)
     history = trainer.fit()
     return trainer.model, history
 

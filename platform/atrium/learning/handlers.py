@@ -43,6 +43,7 @@ def _job_dir(job: Job) -> Path:
 
 @register_handler(JobKind.TRAIN)
 def train(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    from atrium.learning.models import ModelFamily, ModelVersion
     from atrium.learning.registry import promote, promoted_version
     from atrium.learning.services import enqueue_job
     from atrium.learning.training import train_for_study
@@ -50,26 +51,64 @@ def train(job: Job, reporter: JobReporter) -> dict[str, Any]:
     study = job.study
     if study is None:
         raise ValueError("a training job needs a study")
-    version = train_for_study(
-        study=study,
-        params=job.params,
-        progress=lambda fraction, message, detail: reporter.progress(fraction, message, **detail),
-        should_stop=reporter.should_stop,
-        checkpoint_path=_job_dir(job) / "checkpoint.pt",
-        created_by=job.created_by,
-    )
-    if job.params.get("promote", True) or promoted_version(study, version.family) is None:
-        promote(version=version, actor=job.created_by)
-    if job.params.get("infer_after", True):
-        enqueue_job(
-            kind=JobKind.INFER, study=study, params={"model_version": version.pk}, created_by=job.created_by
+    checkpoint = _job_dir(job) / "checkpoint.pt"
+    # An attempt that registered its model and then lost its worker must not register a second one.
+    version = ModelVersion.objects.filter(study=study, config__job=job.pk).first()
+    if version is None:
+        version = train_for_study(
+            study=study,
+            params=job.params,
+            progress=lambda fraction, message, detail: reporter.progress(fraction, message, **detail),
+            should_stop=reporter.should_stop,
+            checkpoint_path=checkpoint,
+            created_by=job.created_by,
+            job_id=job.pk,
         )
+        if job.params.get("promote", True) or promoted_version(study, version.family) is None:
+            promote(version=version, actor=job.created_by)
+        # Inference jobs score the annotation pool; a reconstruction model has nothing to score there.
+        if job.params.get("infer_after", True) and version.family != ModelFamily.RECONSTRUCTION:
+            enqueue_job(
+                kind=JobKind.INFER,
+                study=study,
+                params={"model_version": version.pk},
+                created_by=job.created_by,
+            )
+    for leftover in (checkpoint, checkpoint.with_name("checkpoint.card.json")):
+        leftover.unlink(missing_ok=True)
     return {
         "model_version": version.pk,
         "number": version.number,
         "family": version.family,
         "metrics": version.metrics,
+        "resumed_from_step": version.config.get("resumed_from_step"),
     }
+
+
+@register_handler(JobKind.RECONSTRUCT)
+def reconstruct(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    from atrium.learning.models import ModelFamily
+    from atrium.learning.reconstruction import parse_reconstruct_params, reconstruct_case
+    from atrium.learning.registry import promoted_version
+
+    study = job.study
+    if study is None:
+        raise ValueError("a reconstruction job needs a study")
+    params = parse_reconstruct_params(study, job.params)
+    version = params.model_version or promoted_version(study, ModelFamily.RECONSTRUCTION)
+    if version is None:
+        raise ValueError(
+            f"study {study.slug} has no promoted reconstruction model; train one first "
+            "(a train job with family 'reconstruction') or name a model_version"
+        )
+    return reconstruct_case(
+        job_id=job.pk,
+        case=params.case,
+        version=version,
+        acceleration=params.acceleration,
+        seed=params.seed,
+        progress=lambda fraction, message, detail: reporter.progress(fraction, message, **detail),
+    )
 
 
 @register_handler(JobKind.INFER)
@@ -97,7 +136,7 @@ def infer(job: Job, reporter: JobReporter) -> dict[str, Any]:
     # Disagreement looks at cases that already have reads; the other strategies at the unfinished pool.
     cases = (
         study.cases.all() if strategy == "disagreement" else study.cases.exclude(status=CaseStatus.COMPLETE)
-    )
+    ).exclude(series__source="reconstruction")  # derived series are reviewed, not part of the pool
     evidence = infer_study(
         version=version, cases=cases, strategy=strategy, progress=lambda f, m, d: reporter.progress(f, m, **d)
     )

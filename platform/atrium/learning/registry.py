@@ -85,7 +85,7 @@ def latest_version(study: Any, family: str) -> ModelVersion | None:
 
 
 @transaction.atomic
-def promote(*, version: ModelVersion, actor: Any = None) -> ModelVersion:
+def promote(*, version: ModelVersion, actor: Any = None, action: str = "model.promote") -> ModelVersion:
     """Make `version` the one that serves pre-annotation for its study and family."""
     from atrium.accounts.services import record_audit
 
@@ -97,7 +97,7 @@ def promote(*, version: ModelVersion, actor: Any = None) -> ModelVersion:
     version.refresh_from_db()
     record_audit(
         actor=actor,
-        action="model.promote",
+        action=action,
         obj=version,
         study=version.study,
         before={"promoted": previous.number if previous else None},
@@ -119,4 +119,4 @@ def rollback(*, study: Any, family: str, actor: Any = None) -> ModelVersion:
     )
     if target is None:
         raise ValueError(f"{family} v{current.number} is the first version; there is nothing to roll back to")
-    return promote(version=target, actor=actor)
+    return promote(version=target, actor=actor, action="model.rollback")

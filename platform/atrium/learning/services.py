@@ -24,6 +24,13 @@ def stale_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "ATRIUM_JOB_STALE_S", 60))
 
 
+def max_attempts() -> int:
+    """How many times a job may be started; a job whose workers died that often fails with the reason."""
+    from django.conf import settings
+
+    return int(getattr(settings, "ATRIUM_JOB_MAX_ATTEMPTS", 3))
+
+
 def heartbeat_interval() -> float:
     from django.conf import settings
 
@@ -90,8 +97,17 @@ def enqueue_job(
     """Create a job and queue it on its queue once the surrounding transaction commits."""
     if kind not in JobKind.values:
         raise ValueError(f"unknown job kind {kind!r}; expected one of {', '.join(JobKind.values)}")
+    from atrium.accounts.services import record_audit
+
     with transaction.atomic():
         job = Job.objects.create(kind=kind, params=params or {}, study=study, created_by=created_by)
+        record_audit(
+            actor=created_by,
+            action="job.create",
+            obj=job,
+            study=study,
+            after={"kind": kind, "state": job.state, "params": job.params},
+        )
         transaction.on_commit(lambda: dispatch(job))
     return job
 
@@ -108,7 +124,9 @@ def dispatch(job: Job) -> None:
 def claim_job(job_id: int) -> Job | None:
     """Move a queued (or abandoned running) job to running. Returns None if someone else has it."""
     now = timezone.now()
-    claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=now - stale_after())
+    claimable = Q(state=JobState.QUEUED) | Q(
+        state=JobState.RUNNING, heartbeat_at__lt=now - stale_after(), attempts__lt=max_attempts()
+    )
     updated = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
         state=JobState.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, error=""
     )
@@ -209,6 +227,16 @@ def requeue_lost_jobs(*, queued_older_than: timedelta | None = None) -> list[int
     )
     ids = []
     for job in lost:
+        if job.state == JobState.RUNNING and job.attempts >= max_attempts():
+            # Each attempt died with its worker (killed, out of memory, node lost): stop retrying, say why.
+            _finish(
+                job,
+                JobState.FAILED,
+                error=f"the worker running this job was lost {job.attempts} times "
+                f"(ATRIUM_JOB_MAX_ATTEMPTS={max_attempts()}); not retried again",
+            )
+            logger.error("job %s failed after %s lost attempts", job.pk, job.attempts)
+            continue
         dispatch(job)
         ids.append(job.pk)
     if ids:
@@ -216,13 +244,21 @@ def requeue_lost_jobs(*, queued_older_than: timedelta | None = None) -> list[int
     return ids
 
 
-def cancel_job(*, job: Job) -> Job:
+def cancel_job(*, job: Job, actor: Any = None) -> Job:
     """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next progress report."""
+    from atrium.accounts.services import record_audit
+
     with transaction.atomic():
+        before = Job.objects.filter(pk=job.pk).values("state", "cancel_requested").first()
         Job.objects.filter(pk=job.pk).exclude(state__in=FINISHED_STATES).update(cancel_requested=True)
         Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
             state=JobState.CANCELLED, finished_at=timezone.now(), error="cancelled before it started"
         )
+        after = Job.objects.filter(pk=job.pk).values("state", "cancel_requested").first()
+        if before != after:
+            record_audit(
+                actor=actor, action="job.cancel", obj=job, study=job.study, before=before, after=after
+            )
     job.refresh_from_db()
     _push_job(job)
     return job

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from atrium.learning import handlers  # noqa: F401 - registers the job handlers
+from atrium.learning import (
+    handlers,  # noqa: F401 - registers the job handlers
+    simulation_jobs,  # noqa: F401 - registers the simulate handler
+)
 from atrium.learning.services import run_job
 
 

@@ -135,3 +135,101 @@ def test_a_tiny_segmentation_run_completes_with_the_phantom_as_oracle() -> None:
         xs[:24], ys[:24], xs[24:], ys[24:], train_fn=learner.train, evaluate_fn=learner.evaluate
     )
     assert 0.0 <= full <= 1.0
+
+
+def test_the_loop_labels_exactly_what_the_strategy_ranks_highest_in_order() -> None:
+    """An oracle-sorted score (here: the item index) makes the picks predictable round by round."""
+    x, y = _blobs(5, seed=0)  # 15 items, each its own case
+
+    def predict(model: Centroids, xs: np.ndarray) -> PoolPrediction:
+        # x identifies the item: score = its index in the pool, so the highest index goes first.
+        index = np.array([int(np.flatnonzero((x == row).all(axis=1))[0]) for row in xs])
+        return PoolPrediction(scores={"margin": index.astype(float)})
+
+    curve = simulate(
+        "margin", x, y, x, y, train_fn=_train, predict_fn=predict, evaluate_fn=_accuracy,
+        initial=3, batch=[2, 3], rounds=None, seed=1,
+    )  # fmt: skip
+    start = set(curve.selected[0])
+    remaining = [i for i in range(14, -1, -1) if i not in start]
+    assert curve.selected[1] == remaining[:2]
+    assert curve.selected[2] == remaining[2:5]
+    assert curve.n_labelled == [3, 5, 8]
+
+
+def _rare_class_pool(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """38 items of two common classes and 2 of a rare one, far from both."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    y = np.array([0] * 19 + [1] * 19 + [2] * 2)
+    return centres[y] + rng.normal(0, 0.5, size=(len(y), 2)), y
+
+
+def _balanced_accuracy(model: Centroids, x: np.ndarray, y: np.ndarray) -> float:
+    pred = _probs(model, x).argmax(axis=1)
+    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
+
+
+def test_a_diversity_strategy_finds_the_rare_class_with_far_fewer_labels_than_random() -> None:
+    vx, vy = _blobs(10, seed=99)
+    needed: dict[str, list[int]] = {"random": [], "coreset": []}
+    for seed in range(8):
+        x, y = _rare_class_pool(seed)
+        for strategy in needed:
+            curve = simulate(
+                strategy, x, y, vx, vy, train_fn=_train, predict_fn=_predict,
+                evaluate_fn=_balanced_accuracy, initial=2, batch=1, rounds=38, seed=seed,
+            )  # fmt: skip
+            n = labels_to_reach(curve.n_labelled, curve.score, 1.0)
+            assert n is not None  # with the whole pool labelled every strategy gets there
+            needed[strategy].append(n)
+    # Core-set labels the farthest case first: both other blobs within two picks of any start.
+    assert max(needed["coreset"]) <= 4
+    assert np.mean(needed["random"]) > 3 * np.mean(needed["coreset"])
+
+
+def test_compare_strategies_shares_the_start_and_reports_labels_to_a_fraction() -> None:
+    from ml.active_learning.simulation import Pool, compare_strategies
+
+    x, y = _rare_class_pool(0)
+    vx, vy = _blobs(10, seed=99)
+
+    class Centroid:
+        train = staticmethod(_train)
+        predict = staticmethod(_predict)
+        evaluate = staticmethod(_balanced_accuracy)
+
+    seen: list[tuple[str, int, int]] = []
+    result = compare_strategies(
+        ["random", "coreset"], Pool(x, y, np.arange(len(x)), vx, vy), make_learner=Centroid,
+        initial=2, batch=2, rounds=3, seed=0,
+        progress=lambda s, r, n, score: seen.append((s, r, n)),
+    )  # fmt: skip
+    assert result.full_data_score == 1.0
+    assert result.curves["random"].selected[0] == result.curves["coreset"].selected[0]
+    assert seen[0] == ("full-data", 0, 40)
+    assert [s for s in seen if s[0] == "coreset"] == [("coreset", r, 2 + 2 * r) for r in range(4)]
+    to = result.labels_to_fraction(0.95)
+    assert to["coreset"] is not None and to["coreset"] <= 4
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_a_learner_warm_starts_from_the_previous_model_only_when_asked(warm_start: bool) -> None:
+    import torch
+
+    x = np.random.default_rng(0).random((4, 32, 32)).astype(np.float32)
+    y = np.zeros((4, 32, 32), dtype=np.int64)
+    config = LearnerConfig(
+        steps_per_round=1, first_round_steps=1, batch_size=2, lr=0.0, warm_start=warm_start
+    )
+    learner = SegmentationLearner(lambda: FCN(tiny()), "fuse", config, device="cpu")
+    fresh = learner.train(x, y, None)  # lr 0: the seeded initialisation, unchanged
+    shifted = learner.train(x, y, None)
+    with torch.no_grad():
+        for p in shifted.parameters():
+            p.add_(1.0)
+    again = learner.train(x, y, shifted)
+    expected = shifted if warm_start else fresh
+    for a, b in zip(again.parameters(), expected.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert learner.warm_start is warm_start

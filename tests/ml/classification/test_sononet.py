@@ -107,3 +107,26 @@ def test_short_classifier_training_lowers_the_loss() -> None:
     assert history.card is not None
     rebuilt = classifier_from_config(json.loads(json.dumps(history.card.config)))
     assert rebuilt.config == model.config
+
+
+def test_an_interrupted_classifier_run_resumed_from_its_checkpoint_ends_with_the_same_weights(
+    tmp_path,
+) -> None:
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    labels = np.arange(16) % 2
+    frames = rng.random((16, 32, 48), dtype=np.float32)
+    common = dict(config=sononet.SonoNetConfig(features=4, n_classes=2, input_size=(32, 48)), max_seconds=None,
+                  batch_size=4, augment=True, eval_every=None, patience=None, device="cpu",
+                  lr_schedule="constant", restore_best=False, max_steps=6)  # fmt: skip
+    full, _ = train_classifier(frames, labels, **common)  # type: ignore[arg-type]
+    calls = iter(range(100))
+    _, first = train_classifier(
+        frames, labels, should_stop=lambda: next(calls) >= 2, checkpoint_path=tmp_path / "c.pt",
+        checkpoint_every=3, **common,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert first.step == 3 and first.stopped == "cancelled"
+    resumed, history = train_classifier(frames, labels, resume_from=tmp_path / "c.pt", **common)  # type: ignore[arg-type]
+    assert history.resumed_from_step == 3 and history.step == 6
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)

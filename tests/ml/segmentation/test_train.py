@@ -48,3 +48,16 @@ def test_soft_dice_loss_is_near_zero_for_a_confident_correct_prediction() -> Non
     logits = torch.nn.functional.one_hot(target, 4).permute(0, 3, 1, 2).float() * 50
     assert float(soft_dice_loss(logits, target)) < 1e-3
     assert float(soft_dice_loss(-logits, target)) > 0.9
+
+
+def test_a_segmenter_run_resumes_from_its_checkpoint(tmp_path) -> None:
+    torch.set_num_threads(1)
+    cine = make_cardiac_cine(1, n_slices=2, n_phases=4, size=32)
+    images, labels = cine.image.reshape(-1, 32, 32), cine.labels.reshape(-1, 32, 32)
+    common = dict(config=fcn.tiny(), max_seconds=None, batch_size=4, augment=False, eval_every=None,
+                  patience=None, device="cpu", checkpoint_path=tmp_path / "seg.pt", checkpoint_every=2)  # fmt: skip
+    _, first = train_segmenter(images, labels, max_steps=2, **common)  # type: ignore[arg-type]
+    assert first.resumed_from_step is None and (tmp_path / "seg.pt").exists()
+    _, resumed = train_segmenter(images, labels, max_steps=5, resume_from=tmp_path / "seg.pt", **common)  # type: ignore[arg-type]
+    assert resumed.resumed_from_step == 2 and resumed.step == 5
+    assert [step for step, _ in resumed.train_loss] == [3, 4, 5]

@@ -127,3 +127,69 @@ def test_training_data_hash_depends_on_content_shape_and_ids() -> None:
     assert training_data_hash(arrays=[a]) != training_data_hash(arrays=[b])
     assert training_data_hash(annotation_ids=[3, 1, 2]) == training_data_hash(annotation_ids=[1, 2, 3])
     assert training_data_hash(annotation_ids=[1, 2]) != training_data_hash(annotation_ids=[1, 2, 3])
+
+
+def test_a_resumed_run_keeps_its_best_weights_and_counts_the_time_already_spent(tmp_path) -> None:
+    seed_everything(2)
+    first = _trainer(_model(), TrainerConfig(max_steps=16, max_epochs=100, patience=None, eval_every=4))
+    first.fit()
+    best_step = first.history.best_step
+    assert best_step is not None
+    path = first.save(tmp_path / "run.pt")
+    spent = torch.load(path, weights_only=False)["extra"]["elapsed_s"]
+    assert spent > 0
+
+    # A validation that never improves (min_delta huge) after the resume: the best weights are the saved ones.
+    resumed = _trainer(
+        _model(), TrainerConfig(max_steps=24, max_epochs=100, patience=None, eval_every=4, min_delta=1e9)
+    )
+    resumed.resume(path)
+    assert resumed.history.resumed_from_step == 16 and resumed.history.best_step == best_step
+    resumed.fit()
+    assert resumed.history.step == 24 and resumed.history.best_step == best_step
+    for a, b in zip(first._best_state.values(), resumed.model.state_dict().values(), strict=True):  # type: ignore[union-attr]
+        assert torch.equal(a, b)
+    assert resumed.history.elapsed_s >= spent
+
+    # The time budget covers the whole run: a run resumed past its max_seconds stops at once.
+    late = _trainer(_model(), TrainerConfig(max_seconds=spent / 2, max_epochs=100, patience=None))
+    late.resume(path)
+    history = late.fit()
+    assert history.stopped == "max_seconds" and history.step == 17
+
+
+class _TwoInputs(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) * scale[:, None]
+
+
+def test_a_model_with_several_inputs_takes_them_from_a_tuple_in_the_batch() -> None:
+    seed_everything(0)
+    base = _data()
+    x, y = base.tensors
+    scale = torch.full((len(x),), 2.0)
+
+    class Pairs(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(x)
+
+        def __getitem__(self, i: int):
+            return (x[i], scale[i]), y[i]
+
+    model = _TwoInputs()
+    trainer = Trainer(
+        model,
+        nn.functional.cross_entropy,
+        torch.optim.Adam(model.parameters(), lr=1e-2),
+        make_loader(Pairs(), 8),
+        DataLoader(Pairs(), batch_size=32),
+        _accuracy,
+        device="cpu",
+        config=TrainerConfig(max_epochs=3, patience=None),
+    )
+    history = trainer.fit()
+    assert history.step == 24 and history.evals[-1][1]["accuracy"] > 0.6

@@ -78,3 +78,23 @@ def test_pages_carry_security_headers(client, db):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.django_db
+def test_last_used_is_written_on_first_use_then_at_most_once_a_minute(people):
+    from datetime import timedelta
+
+    from atrium.accounts.models import ApiToken
+    from atrium.accounts.tokens import create_token
+
+    token, key = create_token(user=people.annotator, name="busy client")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/me/").status_code == 200
+    first = ApiToken.objects.get(pk=token.pk).last_used_at
+    assert first is not None
+    assert client.get("/api/me/").status_code == 200
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == first  # within the minute: no write
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
+    assert client.get("/api/me/").status_code == 200
+    assert ApiToken.objects.get(pk=token.pk).last_used_at > first  # a minute later: written again

@@ -130,3 +130,27 @@ def test_lost_jobs_are_re_sent_but_a_waiting_backlog_is_not_multiplied(db, study
     alive = Job.objects.create(kind="train", study=study, state="running", heartbeat_at=now)
     assert sorted(services.requeue_lost_jobs()) == sorted([forgotten.pk, dead.pk])
     assert fresh.pk not in sent and alive.pk not in sent
+
+
+def test_a_job_whose_workers_keep_dying_fails_with_the_reason_after_its_attempts(db, study, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from atrium.learning import services
+
+    sent = []
+    monkeypatch.setattr(services, "dispatch", lambda job: sent.append(job.pk))
+    monkeypatch.setattr(services, "_push_job", lambda job: None)
+    stale = timezone.now() - timedelta(hours=1)
+    again = Job.objects.create(kind="train", study=study, state="running", heartbeat_at=stale, attempts=2)
+    spent = Job.objects.create(kind="train", study=study, state="running", heartbeat_at=stale, attempts=3)
+    assert services.requeue_lost_jobs() == [again.pk]
+    assert sent == [again.pk]
+    spent.refresh_from_db()
+    assert spent.state == JobState.FAILED
+    assert "lost 3 times" in spent.error and "ATRIUM_JOB_MAX_ATTEMPTS=3" in spent.error
+    assert claim_job(spent.pk) is None  # never taken up again
+    assert claim_job(again.pk) is not None  # the third and last attempt
+    again.refresh_from_db()
+    assert again.attempts == 3

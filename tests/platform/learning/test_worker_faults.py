@@ -1,9 +1,11 @@
-"""A worker killed mid-training: the job is taken up again by the next worker and finishes once, with one
-registered model. Runs after test_jobs.py and kills the session's worker on purpose."""
+"""A worker killed mid-training: the job is taken up again by the next worker, resumes from its last
+checkpoint and finishes once, with one registered model. Runs after test_jobs.py and kills the session's
+worker on purpose."""
 
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -31,15 +33,19 @@ def test_a_job_whose_worker_dies_is_resumed_by_the_next_worker(celery_worker_pro
         params={
             "source": "reference",
             "size": "tiny",
-            "max_seconds": 6,
+            # Long enough that the job is still running when the test sees its first checkpoint, even on a
+            # loaded machine; the second attempt spends only what is left of it.
+            "max_seconds": 15,
             "infer_after": False,
             "batch_size": 4,
+            "checkpoint_every": 5,
         },
     )
+    checkpoint = Path(settings.MEDIA_ROOT) / "jobs" / str(job.pk) / "checkpoint.pt"
     running = wait_for(
-        lambda: Job.objects.filter(pk=job.pk, state=JobState.RUNNING, progress__gt=0).first(), 90
+        lambda: checkpoint.exists() and Job.objects.filter(pk=job.pk, state=JobState.RUNNING).first(), 90
     )
-    assert running is not None, Job.objects.get(pk=job.pk).state
+    assert running, Job.objects.get(pk=job.pk).state
     celery_worker_process.send_signal(signal.SIGKILL)  # no chance to clean up
     celery_worker_process.wait(timeout=10)
     assert Job.objects.get(pk=job.pk).state == JobState.RUNNING
@@ -57,4 +63,11 @@ def test_a_job_whose_worker_dies_is_resumed_by_the_next_worker(celery_worker_pro
         second.log_path.read_text()[-2000:],
     )
     assert done.attempts == 2
-    assert ModelVersion.objects.filter(study=study).count() == 1
+    # The second attempt continued from the first one's checkpoint, not from scratch.
+    assert done.result["resumed_from_step"] >= 5
+    assert done.result["resumed_from_step"] % 5 == 0
+    version = ModelVersion.objects.get(study=study)
+    assert version.config["resumed_from_step"] == done.result["resumed_from_step"]
+    assert version.config["steps"] > done.result["resumed_from_step"]
+    assert version.config["job"] == job.pk
+    assert not checkpoint.exists()  # cleaned up once the model is registered

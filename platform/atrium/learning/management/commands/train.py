@@ -17,7 +17,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--study", required=True)
-        parser.add_argument("--family", choices=["segmentation", "classification"], default=None)
+        parser.add_argument(
+            "--family", choices=["segmentation", "classification", "reconstruction"], default=None
+        )
         parser.add_argument("--max-seconds", type=float, default=120.0)
         parser.add_argument(
             "--source",
