@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ml.data.planes import BACKGROUND_INDEX, PLANES
-from ml.data.vendors import apply_vendor, get_vendor
+from ml.data.vendors import Appearance, apply_vendor, get_vendor
 
 BBox = tuple[int, int, int, int]
 """(y0, x0, y1, x1) with y1, x1 exclusive; (0, 0, 0, 0) means no anatomy (background)."""
@@ -362,11 +362,12 @@ def render_plane(
     width: int = 288,
     vendor: str = "ge",
     gain: float = 1.0,
+    appearance: Appearance = "standard",
 ) -> tuple[np.ndarray, BBox]:
     """Render one frame: (H, W) float32 in [0, 1] and the anatomy bbox. Same scene_seed = same anatomy."""
     if not 0 <= plane < len(PLANES):
         raise ValueError(f"plane index {plane} outside 0..{len(PLANES) - 1}")
-    profile = get_vendor(vendor)
+    profile = get_vendor(vendor, appearance)
     scene_rng = np.random.default_rng(scene_seed)
     tissue = _background_tissue(scene_rng, (height, width))
     fan = fan_mask(height, width)
@@ -395,7 +396,13 @@ def render_plane(
 
 
 def make_plane_sample(
-    plane: int, rng: np.random.Generator, *, height: int = 224, width: int = 288, vendor: str = "ge"
+    plane: int,
+    rng: np.random.Generator,
+    *,
+    height: int = 224,
+    width: int = 288,
+    vendor: str = "ge",
+    appearance: Appearance = "standard",
 ) -> tuple[np.ndarray, BBox]:
     """A random frame of one class: (H, W) float32 in [0, 1] and the anatomy bbox (y0, x0, y1, x1), y1/x1
     exclusive, clipped to the fan; (0, 0, 0, 0) for Background."""
@@ -404,15 +411,23 @@ def make_plane_sample(
     speckle = new_speckle(rng, (height, width))
     gain = float(rng.uniform(0.8, 1.2))
     return render_plane(
-        plane, scene_seed, pose, speckle, rng, height=height, width=width, vendor=vendor, gain=gain
-    )
+        plane, scene_seed, pose, speckle, rng, height=height, width=width, vendor=vendor, gain=gain,
+        appearance=appearance,
+    )  # fmt: skip
 
 
 def make_plane_image(
-    plane: int, rng: np.random.Generator, *, height: int = 224, width: int = 288, vendor: str = "ge"
+    plane: int,
+    rng: np.random.Generator,
+    *,
+    height: int = 224,
+    width: int = 288,
+    vendor: str = "ge",
+    appearance: Appearance = "standard",
 ) -> np.ndarray:
     """A random frame of one class, (H, W) float32 in [0, 1]."""
-    return make_plane_sample(plane, rng, height=height, width=width, vendor=vendor)[0]
+    sample = make_plane_sample(plane, rng, height=height, width=width, vendor=vendor, appearance=appearance)
+    return sample[0]
 
 
 def _segment_lengths(rng: np.random.Generator, n_frames: int, n_seg: int) -> list[tuple[int, int]]:
@@ -434,14 +449,16 @@ def make_ultrasound_clip(
     width: int = 288,
     vendor: str = "ge",
     rgb: bool = False,
+    appearance: Appearance = "standard",
 ) -> UltrasoundClip:
     """A sweep that dwells on 2-4 standard planes with background between; per-frame labels.
 
     The pose drifts a little each frame and the speckle decorrelates gradually, as in a real sweep.
+    `appearance="distinct"` renders with the vendor's stronger domain-shift profile.
     """
     if n_frames < 1:
         raise ValueError("n_frames must be >= 1")
-    profile = get_vendor(vendor)
+    profile = get_vendor(vendor, appearance)
     rng = np.random.default_rng(seed)
     standard = [i for i in range(len(PLANES)) if i != BACKGROUND_INDEX]
     n_seg = min(int(rng.integers(2, 5)), max(1, n_frames // 8))
@@ -466,8 +483,9 @@ def make_ultrasound_clip(
             speckle = rho * speckle + np.sqrt(1 - rho**2) * new_speckle(rng, (height, width))
             p = pose.moved(vel[0] * t, vel[1] * t, vel[2] * t, vel[3] * t)
             frames[f], _ = render_plane(
-                plane, scene_seed, p, speckle, rng, height=height, width=width, vendor=vendor, gain=gain
-            )
+                plane, scene_seed, p, speckle, rng, height=height, width=width, vendor=vendor, gain=gain,
+                appearance=appearance,
+            )  # fmt: skip
             labels[f] = plane
             f += 1
     grey = np.round(frames * 255.0).astype(np.uint8)

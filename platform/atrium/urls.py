@@ -8,13 +8,22 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from atrium import health
-from atrium.accounts.api import MeView, TokenDetailView, TokenListView
+from atrium.accounts.api import (
+    CaseHistoryView,
+    MeView,
+    StudyAuditView,
+    StudyMembersView,
+    StudyMemberView,
+    TokenDetailView,
+    TokenListView,
+)
 from atrium.agreement.urls import api_urlpatterns as agreement_api
 from atrium.agreement.urls import page_urlpatterns as agreement_pages
 from atrium.annotations.urls import api_urlpatterns as annotation_api
 from atrium.imaging.urls import api_urlpatterns as imaging_api
 from atrium.imaging.urls import dicomweb_urlpatterns
 from atrium.learning.api import CasePredictionsView, JobViewSet, ModelVersionViewSet
+from atrium.learning.simulation_api import LearningCurvesView
 from atrium.observability.views import metrics
 from atrium.studies.api import CaseViewSet, NextCaseView, StudyViewSet
 
@@ -29,7 +38,12 @@ api_patterns = [
     path("queue/next/", NextCaseView.as_view(), name="queue-next"),
     path("tokens/", TokenListView.as_view(), name="tokens"),
     path("cases/<int:case_id>/predictions/", CasePredictionsView.as_view(), name="case-predictions"),
+    path("studies/<slug:slug>/learning-curves/", LearningCurvesView.as_view(), name="learning-curves"),
     path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token-detail"),
+    path("studies/<slug:slug>/audit/", StudyAuditView.as_view(), name="study-audit"),
+    path("studies/<slug:slug>/members/", StudyMembersView.as_view(), name="study-members"),
+    path("studies/<slug:slug>/members/<int:user_id>/", StudyMemberView.as_view(), name="study-member"),
+    path("cases/<int:case_id>/history/", CaseHistoryView.as_view(), name="case-history"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *imaging_api,

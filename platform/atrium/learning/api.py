@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from atrium.learning.models import ModelVersion
+from atrium.learning.models import JobKind, ModelVersion
 from atrium.learning.selectors import jobs_visible_to
 from atrium.learning.serializers import JobCreateSerializer, JobSerializer, ModelVersionSerializer
 from atrium.learning.services import cancel_job, enqueue_job
@@ -38,9 +38,22 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         study = studies_visible_to(request.user).filter(slug=form.validated_data["study"]).first()
         if study is None:
             raise NotFound(f"study {form.validated_data['study']!r} does not exist or is not yours")
+        params = form.validated_data["params"]
+        if form.validated_data["kind"] == JobKind.SIMULATE:
+            from atrium.learning.simulation_api import validated_simulation_params
+
+            params = validated_simulation_params(study, params)
+        if form.validated_data["kind"] == JobKind.RECONSTRUCT:
+            from atrium.learning.reconstruction import validated_reconstruct_params
+
+            params = validated_reconstruct_params(study, params)
+        if form.validated_data["kind"] == JobKind.ADAPT:
+            from atrium.learning.adaptation import validated_adapt_params
+
+            params = validated_adapt_params(study, params)
         job = enqueue_job(
             kind=form.validated_data["kind"],
-            params=form.validated_data["params"],
+            params=params,
             study=study,
             created_by=request.user,
         )
@@ -52,7 +65,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         job = self.get_object()
         if not (_user(request).can_manage_models() or job.created_by_id == request.user.pk):
             raise PermissionDenied("only ML engineers, admins and the job's creator may cancel it")
-        return Response(JobSerializer(cancel_job(job=job)).data)
+        return Response(JobSerializer(cancel_job(job=job, actor=request.user)).data)
 
 
 class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -75,9 +88,10 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def promote(self, request: Request, pk: str | None = None) -> Response:
         from atrium.learning.registry import promote
 
+        target = self.get_object()  # 404 first: a model outside the caller's studies is not theirs to see
         if not _user(request).can_manage_models():
             raise PermissionDenied("only ML engineers and admins may promote models")
-        version = promote(version=self.get_object(), actor=request.user)
+        version = promote(version=target, actor=request.user)
         return Response(self.get_serializer(version).data)
 
     @extend_schema(request=None)
@@ -87,9 +101,9 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
         from atrium.learning.registry import rollback
 
+        current = self.get_object()  # 404 first, as for promote
         if not _user(request).can_manage_models():
             raise PermissionDenied("only ML engineers and admins may roll back models")
-        current = self.get_object()
         try:
             version = rollback(study=current.study, family=current.family, actor=request.user)
         except ValueError as exc:

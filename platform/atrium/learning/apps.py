@@ -6,4 +6,8 @@ class LearningConfig(AppConfig):
     label = "learning"
 
     def ready(self) -> None:
-        from atrium.learning import handlers  # noqa: F401 - registers the job handlers
+        from atrium.learning import (
+            adaptation,  # noqa: F401 - registers the adapt handler
+            handlers,  # noqa: F401 - registers the job handlers
+            simulation_jobs,  # noqa: F401 - registers the simulate handler
+        )

@@ -1,0 +1,130 @@
+"""Adapt a trained segmenter (FCN, U-Net or DeepMedic) to unlabelled target-scanner images."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ml.data.datasets import SegmentationSliceDataset
+from ml.data.transforms import eval_transform, training_transform
+from ml.domain_adaptation.adversarial import (
+    AdversarialConfig,
+    AdversarialTrainer,
+    DomainLog,
+    UnlabelledImageDataset,
+    adversarial_optimizer,
+    build_discriminator,
+)
+from ml.domain_adaptation.batchnorm import recalibrate_batchnorm
+from ml.domain_adaptation.discriminator import DiscriminatorConfig
+from ml.domain_adaptation.taps import default_taps
+from ml.segmentation.losses import SegmentationLoss, dice_metrics
+from ml.training.devices import pick_device, seed_everything
+from ml.training.trainer import History, Progress, TrainerConfig, make_loader
+
+
+@dataclass
+class AdaptationResult:
+    """The adapted network, the Trainer's history (validation is on labelled SOURCE data only) and the
+    per-step domain log (discriminator accuracy near 0.5 = features the discriminator cannot separate).
+    `adversarial_model` is the network before its BatchNorm statistics were re-estimated on the target
+    (the same object as `model` when that step is off)."""
+
+    model: nn.Module
+    history: History
+    domain: DomainLog
+    config: AdversarialConfig
+    adversarial_model: nn.Module | None = None
+
+
+def normalised_batch(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W) [0, 1] or uint8 -> (N, 1, H, W) float32, each image zero mean / unit std (as the
+    evaluation transform and inference do)."""
+    x = torch.from_numpy(np.asarray(images)).float()
+    if np.asarray(images).dtype == np.uint8:
+        x = x / 255.0
+    x = x[:, None]
+    dims = tuple(range(2, x.ndim))
+    return (x - x.mean(dim=dims, keepdim=True)) / x.std(dim=dims, keepdim=True, unbiased=False).clamp_min(
+        1e-6
+    )
+
+
+def adapt_segmenter(
+    model: nn.Module,
+    source_images: np.ndarray,
+    source_labels: np.ndarray,
+    target_images: np.ndarray,
+    *,
+    taps: Sequence[str] | None = None,
+    strength: float = 0.1,
+    ramp_steps: int = 100,
+    delay_steps: int = 0,
+    discriminator: DiscriminatorConfig | None = None,
+    max_steps: int | None = 300,
+    max_seconds: float | None = None,
+    batch_size: int = 8,
+    lr: float = 5e-4,
+    discriminator_lr: float | None = None,
+    dice_weight: float = 1.0,
+    augment: bool = True,
+    val_images: np.ndarray | None = None,
+    val_labels: np.ndarray | None = None,
+    eval_every: int | None = 100,
+    device: torch.device | str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    lr_schedule: Literal["constant", "cosine"] = "constant",
+    target_batchnorm: bool = False,
+    seed: int = 0,
+) -> AdaptationResult:
+    """Fine-tune a copy of `model` (left untouched) adversarially. source_images/labels: (N, H, W) as for
+    `train_segmenter`; target_images: (M, H, W) from the new scanner, no labels. H, W multiples of the
+    model's `multiple`. The last weights are returned (no target labels exist to pick the best by); the
+    optional source validation set only reports. `target_batchnorm`: finally re-estimate the BatchNorm
+    statistics on the target images (`recalibrate_batchnorm`), so the result is specific to the target."""
+    seed_everything(seed)
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    net = copy.deepcopy(model).float()
+    tap_names = tuple(taps) if taps else default_taps(net)
+    transform = training_transform() if augment else eval_transform()
+    source = SegmentationSliceDataset(np.asarray(source_images), np.asarray(source_labels), transform)
+    target = UnlabelledImageDataset(np.asarray(target_images), transform)
+    source_loader = make_loader(source, batch_size, seed=seed, drop_last=len(source) > batch_size)
+    target_loader = make_loader(target, batch_size, seed=seed + 1, drop_last=len(target) > batch_size)
+    val_loader = None
+    if val_images is not None and val_labels is not None:
+        val_ds = SegmentationSliceDataset(np.asarray(val_images), np.asarray(val_labels), eval_transform())
+        val_loader = DataLoader(val_ds, batch_size=2 * batch_size)
+    example = source[0][0][None]
+    disc = build_discriminator(net, tap_names, example, discriminator)
+    adv = AdversarialConfig(
+        taps=tap_names, strength=strength, ramp_steps=ramp_steps, delay_steps=delay_steps,
+        discriminator=disc.config,
+    )  # fmt: skip
+    cfg = TrainerConfig(
+        max_epochs=10**6, max_steps=max_steps, max_seconds=max_seconds, eval_every=eval_every,
+        monitor="dice_mean", mode="max", patience=None, restore_best=False, lr_schedule=lr_schedule,
+        channels_last=example.ndim == 4,
+    )  # fmt: skip
+    trainer = AdversarialTrainer(
+        net, SegmentationLoss(dice_weight), adversarial_optimizer(net, disc, lr, discriminator_lr),
+        source_loader, target_loader, disc, val_loader, dice_metrics if val_loader is not None else None,
+        adversarial=adv, seed=seed, device=dev, config=cfg, progress=progress, should_stop=should_stop,
+    )  # fmt: skip
+    try:
+        history = trainer.fit()
+    finally:
+        trainer.close()
+    adversarial = trainer.model.float()
+    final = adversarial
+    if target_batchnorm:
+        final = recalibrate_batchnorm(adversarial, normalised_batch(np.asarray(target_images)).to(dev))
+    return AdaptationResult(final, history, trainer.domain_log, adv, adversarial)

@@ -1,0 +1,349 @@
+"""`adapt` jobs: adapt a study's model to one site or scanner vendor without labels from it.
+
+Labelled source = the study's submitted reads (or reference labels) on cases from OTHER sites/vendors;
+unlabelled target = the images of the chosen site's/vendor's cases. The parent model is fine-tuned
+adversarially (ml.domain_adaptation) and registered as a new ModelVersion with the parent as lineage and
+`adapted_to` in its config; its validation metrics are broken down by site and vendor, beside the parent's.
+Validation cases never train (their target labels only score the result). Pure orchestration over ml/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db.models import Q
+
+from atrium.imaging.pixel_store import get_pixel_store
+from atrium.learning.examples import (
+    Examples,
+    assign_validation_split,
+    cardiac_examples_from_annotations,
+    examples_from_reference,
+    pad_to_multiple,
+    plane_examples_from_annotations,
+    submitted_cases,
+    windowed,
+)
+from atrium.learning.models import Job, JobKind, ModelFamily, ModelVersion
+from atrium.learning.services import JobReporter, register_handler
+from atrium.studies.models import Case, Split, Study, TaskKind
+
+ADAPT_PARAMS = frozenset(
+    {"family", "target_site", "target_vendor", "model_version", "max_steps", "max_seconds", "strength",
+     "seed", "source", "batch_size", "promote", "max_target_frames"}
+)  # fmt: skip
+MIN_SOURCE_EXAMPLES = 4
+ProgressFn = Callable[[float, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class AdaptParams:
+    family: str
+    target_site: str
+    target_vendor: str
+    parent: ModelVersion
+    max_steps: int
+    max_seconds: float
+    strength: float
+    seed: int
+    source: str
+    batch_size: int
+    max_target_frames: int
+
+    @property
+    def adapted_to(self) -> dict[str, str]:
+        return {k: v for k, v in (("site", self.target_site), ("vendor", self.target_vendor)) if v}
+
+
+def _int(params: dict[str, Any], name: str, default: int, lo: int, hi: int) -> int:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+    return value
+
+
+def _float(params: dict[str, Any], name: str, default: float, lo: float, hi: float) -> float:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a number in {lo}..{hi}, got {value!r}")
+    return float(value)
+
+
+def _text(params: dict[str, Any], name: str) -> str:
+    value = params.get(name, "")
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {value!r}")
+    return value.strip()
+
+
+def default_family(study: Study) -> str:
+    return ModelFamily.CLASSIFICATION if study.task_kind == TaskKind.ULTRASOUND else ModelFamily.SEGMENTATION
+
+
+def target_filter(site: str, vendor: str) -> Q:
+    """Cases of the target: the site (exact) and/or the vendor (DICOM Manufacturer, case-insensitive)."""
+    q = Q()
+    if site:
+        q &= Q(site=site)
+    if vendor:
+        q &= Q(vendor__iexact=vendor)
+    return q
+
+
+def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
+    """Check an adapt job's params; a ValueError names the first problem (the API answers 400)."""
+    if not isinstance(params, dict):
+        raise ValueError("params must be an object")
+    unknown = sorted(set(params) - ADAPT_PARAMS)
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(unknown)}; expected {', '.join(sorted(ADAPT_PARAMS))}"
+        )
+    family = params.get("family") or default_family(study)
+    if family not in (ModelFamily.SEGMENTATION, ModelFamily.CLASSIFICATION):
+        raise ValueError(f"family must be segmentation or classification, got {family!r}")
+    site, vendor = _text(params, "target_site"), _text(params, "target_vendor")
+    if not site and not vendor:
+        raise ValueError("give target_site or target_vendor: the site or scanner vendor to adapt to")
+    targets = study.cases.filter(target_filter(site, vendor))
+    if not targets.exists():
+        sites = sorted({s for s in study.cases.values_list("site", flat=True) if s})
+        vendors = sorted({v for v in study.cases.values_list("vendor", flat=True) if v})
+        raise ValueError(
+            f"no case of study {study.slug} matches site {site!r} / vendor {vendor!r}; "
+            f"sites: {', '.join(sites) or 'none'}; vendors: {', '.join(vendors) or 'none'}"
+        )
+    if not study.cases.exclude(target_filter(site, vendor)).exists():
+        raise ValueError(
+            "every case of the study is from the target; adaptation needs labelled cases from other sites"
+        )
+    version_id = params.get("model_version")
+    if version_id is not None:
+        if isinstance(version_id, bool) or not isinstance(version_id, int):
+            raise ValueError(f"model_version must be the id of a model version, got {version_id!r}")
+        parent = ModelVersion.objects.filter(pk=version_id, study=study, family=family).first()
+        if parent is None:
+            raise ValueError(f"model version {version_id} is not a {family} model of study {study.slug}")
+    else:
+        parent = (
+            ModelVersion.objects.filter(study=study, family=family, promoted=True).order_by("-number").first()
+            or ModelVersion.objects.filter(study=study, family=family).order_by("-number").first()
+        )
+        if parent is None:
+            raise ValueError(f"study {study.slug} has no {family} model to adapt; train one first")
+    if not isinstance(params.get("promote", False), bool):
+        raise ValueError(f"promote must be true or false, got {params['promote']!r}")
+    source = params.get("source", "annotations")
+    if source not in ("annotations", "reference"):
+        raise ValueError(f"source must be 'annotations' or 'reference', got {source!r}")
+    return AdaptParams(
+        family=family, target_site=site, target_vendor=vendor, parent=parent,
+        max_steps=_int(params, "max_steps", 200, 1, 100_000),
+        max_seconds=_float(params, "max_seconds", 300.0, 1.0, 86_400.0),
+        strength=_float(params, "strength", 1.0, 0.0, 100.0),
+        seed=_int(params, "seed", 0, 0, 2**31 - 1), source=source,
+        batch_size=_int(params, "batch_size", 8, 1, 512),
+        max_target_frames=_int(params, "max_target_frames", 512, 1, 100_000),
+    )  # fmt: skip
+
+
+def validated_adapt_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
+    """The API's check: the params with their defaults filled in, or a 400 naming the problem."""
+    from rest_framework.exceptions import ValidationError
+
+    try:
+        p = parse_adapt_params(study, params)
+    except ValueError as exc:
+        raise ValidationError({"params": str(exc)}) from None
+    out = dict(params)
+    out.update(
+        {"family": p.family, "model_version": p.parent.pk, "max_steps": p.max_steps, "max_seconds": p.max_seconds,
+         "strength": p.strength, "seed": p.seed, "source": p.source, "batch_size": p.batch_size}
+    )  # fmt: skip
+    return out
+
+
+def _examples(study: Study, cases: Any, family: str, source: str) -> Examples:
+    if source == "reference":
+        return examples_from_reference(cases)
+    cases = cases.filter(pk__in=submitted_cases(study).values("pk"))
+    if family == ModelFamily.CLASSIFICATION:
+        return plane_examples_from_annotations(cases)
+    return cardiac_examples_from_annotations(cases)
+
+
+def target_images(cases: Any, limit: int) -> np.ndarray:
+    """Unlabelled frames of the target cases, windowed to [0, 1]: (N, H, W), at most `limit`, evenly spread.
+    Frames of different sizes are padded to the largest."""
+    store = get_pixel_store()
+    frames: list[np.ndarray] = []
+    for case in cases.select_related("series"):
+        series = case.series
+        array = np.asarray(store.open(series.store_key))
+        flat = windowed(array.reshape(-1, *series.frame_shape) if array.ndim > 3 else array, series)
+        if flat.ndim == 4:  # RGB ultrasound
+            flat = flat @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        frames.extend(flat)
+    if not frames:
+        return np.zeros((0, 16, 16), np.float32)
+    if len(frames) > limit:
+        frames = [frames[i] for i in np.linspace(0, len(frames) - 1, limit).round().astype(int)]
+    h = max(f.shape[0] for f in frames)
+    w = max(f.shape[1] for f in frames)
+    return np.stack([np.pad(f, ((0, h - f.shape[0]), (0, w - f.shape[1]))) for f in frames]).astype(
+        np.float32
+    )
+
+
+def metrics_by_group(family: str, model: Any, examples: Examples) -> dict[str, Any]:
+    """Validation metrics per site and per vendor of the examples' cases: {"by_site": {site: metrics},
+    "by_vendor": {vendor: metrics}}; cases without a site or vendor count under "unknown"."""
+    from atrium.learning.training import evaluate
+
+    out: dict[str, dict[str, dict[str, float]]] = {"by_site": {}, "by_vendor": {}}
+    if len(examples) == 0 or not examples.case_ids:
+        return out
+    ids = np.asarray(examples.case_ids)
+    info = {
+        c.pk: (c.site or "unknown", c.vendor or "unknown")
+        for c in Case.objects.filter(pk__in=set(ids.tolist()))
+    }
+    for key, index in (("by_site", 0), ("by_vendor", 1)):
+        groups = np.array([info[int(i)][index] for i in ids])
+        for value in sorted(set(groups.tolist())):
+            mask = groups == value
+            subset = Examples(examples.images[mask], examples.labels[mask], ids[mask].tolist())
+            out[key][value] = {**evaluate(family, model, subset), "n": int(mask.sum())}
+    return out
+
+
+def adapt_for_study(
+    *, study: Study, params: dict[str, Any], progress: ProgressFn, should_stop: Callable[[], bool],
+    created_by: Any = None, job_id: int | None = None,
+) -> ModelVersion:  # fmt: skip
+    import torch
+
+    from atrium.learning.model_builders import load_model
+    from atrium.learning.registry import register_model_version
+    from atrium.learning.training import evaluate
+    from ml.training.trainer import Progress
+
+    p = parse_adapt_params(study, params)
+    assign_validation_split(study)
+    target_q = target_filter(p.target_site, p.target_vendor)
+    pool = study.cases.exclude(split=Split.VALIDATION)
+    source = _examples(study, pool.exclude(target_q), p.family, p.source)
+    if len(source) < MIN_SOURCE_EXAMPLES:
+        raise ValueError(
+            f"only {len(source)} labelled examples from other sites in {study.slug}; at least {MIN_SOURCE_EXAMPLES} are needed"
+        )
+    target = target_images(pool.filter(target_q), p.max_target_frames)
+    if len(target) == 0:
+        raise ValueError("the target has no cases outside the validation split to adapt on")
+    validation = _examples(study, study.cases.filter(split=Split.VALIDATION), p.family, p.source)
+    progress(
+        0.02,
+        f"adapting model v{p.parent.number} with {len(source)} source and {len(target)} target frames",
+        {},
+    )
+    parent = load_model(p.parent)
+    torch.manual_seed(p.seed)
+
+    def on_progress(pr: Progress) -> None:
+        fraction = min(0.9, max(pr.step / p.max_steps, pr.elapsed_s / p.max_seconds))
+        progress(
+            fraction,
+            f"step {pr.step}, loss {pr.loss:.4f}",
+            {"step": pr.step, "loss": pr.loss, "metrics": pr.metrics},
+        )
+
+    common: dict[str, Any] = {
+        "strength": p.strength, "ramp_steps": max(1, p.max_steps // 3), "max_steps": p.max_steps,
+        "max_seconds": p.max_seconds, "batch_size": p.batch_size, "eval_every": None, "seed": p.seed,
+        "device": None, "progress": on_progress, "should_stop": should_stop,
+    }  # fmt: skip
+    if p.family == ModelFamily.SEGMENTATION:
+        from ml.domain_adaptation.segmentation import adapt_segmenter
+
+        multiple = int(getattr(parent, "multiple", 16))
+        src_images, _ = pad_to_multiple(source.images, multiple)
+        src_labels, _ = pad_to_multiple(source.labels, multiple)
+        tgt, _ = pad_to_multiple(target, multiple)
+        if src_images.shape[1:] != tgt.shape[1:]:
+            raise ValueError(
+                f"target frames {tgt.shape[1:]} differ in size from source frames {src_images.shape[1:]}"
+            )
+        result = adapt_segmenter(parent, src_images, src_labels, tgt, **common)
+    else:
+        from ml.classification.sononet import SonoNet
+        from ml.domain_adaptation.classification import adapt_classifier
+
+        assert isinstance(parent, SonoNet)
+        result = adapt_classifier(parent, source.images, source.labels, target, **common)
+    progress(0.93, "evaluating by site and vendor", {})
+    model = result.model.cpu().eval()
+    examples = validation if len(validation) else source
+    metrics: dict[str, Any] = dict(evaluate(p.family, model, examples))
+    metrics.update(metrics_by_group(p.family, model, examples))
+    metrics["parent"] = metrics_by_group(p.family, parent, examples)
+    metrics["n_source"], metrics["n_target_frames"], metrics["n_validation"] = (
+        len(source),
+        len(target),
+        len(validation),
+    )
+    config = {
+        **p.parent.config,
+        "adapted_to": p.adapted_to,
+        "adaptation": {
+            "method": "adversarial (Kamnitsas et al. 2017)", "taps": list(result.config.taps),
+            "strength": p.strength, "steps": result.history.step, "stopped": result.history.stopped,
+            "domain_accuracy_final": result.domain.recent_accuracy(20), "seed": p.seed, "source": p.source,
+        },
+        "job": job_id,
+    }  # fmt: skip
+    return register_model_version(
+        study=study, family=p.family, model=model, config=config, training_set=source.annotation_versions,
+        metrics=metrics, parent=p.parent, created_by=created_by,
+    )  # fmt: skip
+
+
+@register_handler(JobKind.ADAPT)
+def adapt(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    from atrium.learning.registry import promote
+
+    study = job.study
+    if study is None:
+        raise ValueError("an adapt job needs a study")
+    version = adapt_for_study(
+        study=study, params=job.params,
+        progress=lambda fraction, message, detail: reporter.progress(fraction, message, **detail),
+        should_stop=reporter.should_stop, created_by=job.created_by, job_id=job.pk,
+    )  # fmt: skip
+    if job.params.get("promote", False):
+        promote(version=version, actor=job.created_by)
+    return {
+        "model_version": version.pk,
+        "number": version.number,
+        "family": version.family,
+        "parent": version.parent_id,
+        "adapted_to": version.config.get("adapted_to"),
+        "metrics": version.metrics,
+        "breakdown": breakdown_rows(version.metrics),
+    }
+
+
+def breakdown_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The by-site and by-vendor metrics as table rows for the job page: group ("site"/"vendor"), value, n,
+    metric name, the adapted model's value and the parent's."""
+    rows = []
+    parent = metrics.get("parent", {})
+    for key, label in (("by_site", "site"), ("by_vendor", "vendor")):
+        for value, m in sorted(metrics.get(key, {}).items()):
+            name = "dice_mean" if "dice_mean" in m else "accuracy"
+            before = parent.get(key, {}).get(value, {}).get(name)
+            rows.append({"group": label, "value": value, "n": m.get("n"), "metric": name,
+                         "adapted": m.get(name), "parent": before})  # fmt: skip
+    return rows

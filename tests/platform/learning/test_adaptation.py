@@ -1,0 +1,139 @@
+"""`adapt` jobs: a site's unlabelled cases adapt the study's model; the result is a new version with lineage,
+`adapted_to`, and metrics broken down by site and vendor."""
+
+from __future__ import annotations
+
+import pytest
+
+from atrium.learning.models import Job, ModelVersion
+from atrium.learning.registry import load_weights
+from atrium.learning.services import run_job
+from tests.platform.learning.conftest import read_from_truth
+
+FAST = {"size": "tiny", "max_steps": 3, "max_seconds": 30, "infer_after": False, "batch_size": 4}
+
+
+@pytest.fixture
+def trained_study(cardiac_study, people):
+    cases = list(cardiac_study.cases.order_by("id"))
+    for case in cases:
+        read_from_truth(case, people.annotator, slices=[2, 3])
+    # A fixed split (the hash split of three cases may leave no other site in the pool): one validation case.
+    cases[0].split = "validation"
+    cases[0].save(update_fields=["split"])
+    job = Job.objects.create(kind="train", study=cardiac_study, params=FAST)
+    assert run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
+    return cardiac_study
+
+
+def _pool_vendor(study) -> str:
+    case = study.cases.exclude(split="validation").order_by("id").last()
+    return case.vendor
+
+
+def test_cases_carry_the_dicom_manufacturer_as_vendor(cardiac_study):
+    vendors = set(cardiac_study.cases.values_list("vendor", flat=True))
+    assert vendors <= {"SIEMENS", "GE MEDICAL SYSTEMS", "Philips"} and len(vendors) >= 2
+
+
+def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_study):
+    parent = ModelVersion.objects.get(study=trained_study, family="segmentation")
+    vendor = _pool_vendor(trained_study)
+    job = Job.objects.create(
+        kind="adapt", study=trained_study, params={"target_vendor": vendor, "max_steps": 2, "batch_size": 2}
+    )
+    assert run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
+    job.refresh_from_db()
+    child = ModelVersion.objects.get(pk=job.result["model_version"])
+    assert child.parent_id == parent.pk and child.number == parent.number + 1
+    assert child.config["adapted_to"] == {"vendor": vendor}
+    assert child.config["model"] == parent.config["model"]  # same architecture, loadable like any version
+    assert child.config["adaptation"]["steps"] == 2
+    assert not child.promoted  # adapting to one site does not replace the study's serving model
+    assert set(load_weights(child)) == set(load_weights(parent))
+    metrics = child.metrics
+    assert "dice_mean" in metrics and metrics["by_vendor"] and metrics["by_site"]
+    for group in metrics["by_vendor"].values():
+        assert {"dice_lv", "dice_myo", "dice_rv", "n"} <= set(group)
+    assert set(metrics["parent"]["by_vendor"]) == set(metrics["by_vendor"])
+    # No target labels train: the source examples exclude every case of the target vendor.
+    from atrium.annotations.models import AnnotationVersion
+
+    used_cases = set(
+        AnnotationVersion.objects.filter(pk__in=child.training_set).values_list(
+            "annotation__case__vendor", flat=True
+        )
+    )
+    assert used_cases and vendor not in used_cases
+    rows = job.result["breakdown"]
+    assert {(r["group"], r["value"]) for r in rows} >= {("vendor", v) for v in metrics["by_vendor"]}
+    assert all(r["metric"] == "dice_mean" and r["parent"] is not None for r in rows)
+
+
+def test_the_job_page_shows_the_breakdown_and_the_study_page_the_form(trained_study, people, client):
+    vendor = _pool_vendor(trained_study)
+    job = Job.objects.create(
+        kind="adapt", study=trained_study, params={"target_vendor": vendor, "max_steps": 1, "batch_size": 2}
+    )
+    assert run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
+    client.force_login(people.ml_engineer)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    validation_vendor = trained_study.cases.get(split="validation").vendor  # the breakdown scores validation
+    assert 'data-testid="adaptation-breakdown"' in page and f"vendor {validation_vendor}" in page
+    assert f"vendor <strong>{vendor}</strong>" in page
+    study_page = client.get(f"/studies/{trained_study.slug}/").content.decode()
+    assert 'data-testid="adapt"' in study_page
+    client.force_login(people.annotator)
+    assert 'data-testid="adapt"' not in client.get(f"/studies/{trained_study.slug}/").content.decode()
+
+
+def test_the_api_starts_an_adapt_job_with_defaults_filled_in(trained_study, people, api_client):
+    vendor = _pool_vendor(trained_study)
+    response = api_client(people.ml_engineer).post(
+        "/api/jobs/",
+        {"kind": "adapt", "study": trained_study.slug, "params": {"target_vendor": vendor}},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    params = response.json()["params"]
+    parent = ModelVersion.objects.get(study=trained_study, family="segmentation")
+    assert params["model_version"] == parent.pk and params["family"] == "segmentation"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "target_site or target_vendor"),
+        ({"target_vendor": "Toshiba"}, "no case of study"),
+        ({"target_vendor": "SIEMENS", "colour": 1}, "unknown parameter"),
+        ({"target_vendor": "SIEMENS", "max_steps": "many"}, "max_steps"),
+        ({"target_vendor": "SIEMENS", "model_version": 99999}, "model version 99999"),
+        ({"target_vendor": "SIEMENS", "family": "reconstruction"}, "family"),
+        ({"target_vendor": "SIEMENS", "promote": "yes"}, "promote"),
+    ],
+)
+def test_bad_adapt_params_get_a_400_naming_the_problem(trained_study, people, api_client, params, message):
+    response = api_client(people.ml_engineer).post(
+        "/api/jobs/", {"kind": "adapt", "study": trained_study.slug, "params": params}, format="json"
+    )
+    assert response.status_code == 400
+    assert message in str(response.json())
+    assert not Job.objects.filter(kind="adapt").exists()
+
+
+def test_adapting_needs_a_trained_model(cardiac_study, people, api_client):
+    response = api_client(people.ml_engineer).post(
+        "/api/jobs/",
+        {"kind": "adapt", "study": cardiac_study.slug, "params": {"target_vendor": "SIEMENS"}},
+        format="json",
+    )
+    assert response.status_code == 400 and "train one first" in str(response.json())
+
+
+def test_ordinary_training_also_breaks_its_validation_metrics_down_by_site_and_vendor(trained_study):
+    version = ModelVersion.objects.get(study=trained_study, family="segmentation")
+    validation = trained_study.cases.get(split="validation")
+    assert set(version.metrics["by_vendor"]) == {validation.vendor}
+    assert set(version.metrics["by_site"]) == {validation.site or "unknown"}
+    group = version.metrics["by_vendor"][validation.vendor]
+    assert group["dice_mean"] == pytest.approx(version.metrics["dice_mean"])  # one group: the same slices
