@@ -118,11 +118,9 @@ class ShardedEpochSampler(Sampler[int]):
         self.start = start
 
     def __iter__(self) -> Iterator[int]:
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(self.n, generator=g).tolist()
-        else:
-            order = list(range(self.n))
+        from ml.training.trainer import epoch_order  # the trainer imports this module
+
+        order = epoch_order(self.n, self.seed, self.epoch, self.shuffle)
         total = self.per_rank * self.world_size
         padded = (order * math.ceil(total / self.n))[:total]
         return iter(padded[self.rank :: self.world_size][self.start :])

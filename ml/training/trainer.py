@@ -94,6 +94,14 @@ class History:
     resumed_from_step: int | None = None  # the checkpoint's step when this run was resumed
 
 
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> list[int]:
+    """The order of an epoch's samples: a permutation seeded by (seed, epoch) only, so a resume repeats it."""
+    if not shuffle:
+        return list(range(n))
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()
+
+
 class EpochShuffleSampler(Sampler[int]):
     """Shuffles with a generator seeded by (seed, epoch) only, and can start part-way through an epoch,
     so a resumed run sees the same batches as an uninterrupted one."""
@@ -110,12 +118,7 @@ class EpochShuffleSampler(Sampler[int]):
         self.start = start
 
     def __iter__(self) -> Iterator[int]:
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(self.n, generator=g).tolist()
-        else:
-            order = list(range(self.n))
-        return iter(order[self.start :])
+        return iter(epoch_order(self.n, self.seed, self.epoch, self.shuffle)[self.start :])
 
     def __len__(self) -> int:
         return self.n - self.start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -23,6 +24,14 @@ def _user(request: Request) -> Any:
     return request.user
 
 
+# Kinds whose params are checked (and normalised) at the API; the handlers check them again when they run.
+PARAM_CHECKS = {
+    JobKind.SIMULATE: "atrium.learning.simulation_api.validated_simulation_params",
+    JobKind.RECONSTRUCT: "atrium.learning.reconstruction.validated_reconstruct_params",
+    JobKind.ADAPT: "atrium.learning.adaptation.validated_adapt_params",
+}
+
+
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = JobSerializer
 
@@ -39,18 +48,9 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if study is None:
             raise NotFound(f"study {form.validated_data['study']!r} does not exist or is not yours")
         params = form.validated_data["params"]
-        if form.validated_data["kind"] == JobKind.SIMULATE:
-            from atrium.learning.simulation_api import validated_simulation_params
-
-            params = validated_simulation_params(study, params)
-        if form.validated_data["kind"] == JobKind.RECONSTRUCT:
-            from atrium.learning.reconstruction import validated_reconstruct_params
-
-            params = validated_reconstruct_params(study, params)
-        if form.validated_data["kind"] == JobKind.ADAPT:
-            from atrium.learning.adaptation import validated_adapt_params
-
-            params = validated_adapt_params(study, params)
+        check = PARAM_CHECKS.get(form.validated_data["kind"])
+        if check is not None:  # a 400 naming the bad parameter, before anything is queued
+            params = import_string(check)(study, params)
         job = enqueue_job(
             kind=form.validated_data["kind"],
             params=params,

@@ -23,19 +23,10 @@ from atrium.learning.examples import (
 )
 from atrium.learning.models import Job, LearningCurve, ModelFamily
 from atrium.studies.models import Split, Study, TaskKind
+from ml.active_learning.strategies import STRATEGIES
 
 # Disagreement reads observers' annotations, which a human-free run does not have.
-SIMULATED_STRATEGIES: tuple[str, ...] = (
-    "random",
-    "least_confidence",
-    "margin",
-    "entropy",
-    "bald",
-    "mc_variance",
-    "tta_variance",
-    "coreset",
-    "hybrid",
-)
+SIMULATED_STRATEGIES: tuple[str, ...] = tuple(name for name in STRATEGIES if name != "disagreement")
 HELD_OUT_FRACTION = 0.2
 LIMITS = {"rounds": (1, 50), "batch": (1, 1000), "initial": (1, 1000), "seed": (0, 2**31 - 1)}
 LIMITS.update({"steps_per_round": (1, 5000), "first_round_steps": (1, 20000), "frames_per_case": (1, 500)})
