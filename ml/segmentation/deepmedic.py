@@ -175,6 +175,36 @@ def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
 
 
+def padded_input(
+    model: DeepMedic,
+    volume: np.ndarray | torch.Tensor,
+    tile: Sequence[int] | None = None,
+    normalise: bool = True,
+) -> tuple[torch.Tensor, Triple, Triple]:
+    """The network input for one volume (D, H, W): (1, 1, *(extent + 2 margin)) with the (normalised)
+    volume at the origin of an output extent rounded up to `tile` (None: to `model.multiple`, one pass)
+    and zeros elsewhere; also the volume's size and the tile step."""
+    v = normalise_volume(volume) if normalise else torch.as_tensor(np.asarray(volume, dtype=np.float32))
+    size: Triple = tuple(int(s) for s in v.shape)  # type: ignore[assignment]
+    step: Triple = (
+        tuple(_round_up(s, m) for s, m in zip(size, model.multiple, strict=True))  # type: ignore[assignment]
+        if tile is None
+        else tuple(tile)
+    )
+    model.input_size(step)  # validates the tile
+    extent = [_round_up(s, t) for s, t in zip(size, step, strict=True)]
+    mg = model.margin
+    pad = (
+        mg[2],
+        mg[2] + extent[2] - size[2],
+        mg[1],
+        mg[1] + extent[1] - size[1],
+        mg[0],
+        mg[0] + extent[0] - size[0],
+    )
+    return F.pad(v[None, None], pad), size, step
+
+
 @torch.inference_mode()
 def volume_probabilities(
     model: DeepMedic,
@@ -193,25 +223,10 @@ def volume_probabilities(
     was_training = model.training
     model.eval()
     try:
-        v = normalise_volume(volume) if normalise else torch.as_tensor(np.asarray(volume, dtype=np.float32))
-        size = tuple(int(s) for s in v.shape)
-        step = (
-            tuple(_round_up(s, m) for s, m in zip(size, model.multiple, strict=True))
-            if tile is None
-            else tuple(tile)
-        )
-        model.input_size(step)  # validates the tile
-        extent = [_round_up(s, t) for s, t in zip(size, step, strict=True)]
+        padded, size, step = padded_input(model, volume, tile, normalise)
+        padded = padded.to(dev)
+        extent = model.output_size(padded.shape[2:])
         mg = model.margin
-        pad = (
-            mg[2],
-            mg[2] + extent[2] - size[2],
-            mg[1],
-            mg[1] + extent[1] - size[1],
-            mg[0],
-            mg[0] + extent[0] - size[0],
-        )
-        padded = F.pad(v[None, None], pad).to(dev)
         probs = torch.empty((model.config.n_classes, *extent), dtype=torch.float32)
         for z in range(0, extent[0], step[0]):
             for y in range(0, extent[1], step[1]):
@@ -352,9 +367,11 @@ def train_deepmedic(
     checkpoint_every: int | None = None,
     lr_schedule: Literal["constant", "cosine"] = "cosine",
     seed: int = 0,
+    resume_from: Path | None = None,
 ) -> tuple[DeepMedic, History]:
     """Train on segments of volumes (N, D, H, W) with labels (N, D, H, W), with the shared Trainer.
-    Validation (when val_* are given) is on segments of the validation volumes, early-stopping on Dice."""
+    Validation (when val_* are given) is on segments of the validation volumes, early-stopping on Dice.
+    `resume_from`: a checkpoint of an interrupted run with the same data and seed to continue from."""
     seed_everything(seed)
     dev = device if isinstance(device, torch.device) else pick_device(device)
     model = DeepMedic(config)
@@ -391,6 +408,8 @@ def train_deepmedic(
         val_loader, dice_metrics, device=dev, config=cfg, progress=progress, should_stop=should_stop,
         model_card=card,
     )  # fmt: skip
+    if resume_from is not None:
+        trainer.resume(resume_from)
     history = trainer.fit()
     assert isinstance(trainer.model, DeepMedic)
     return trainer.model, history
