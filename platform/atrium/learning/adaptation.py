@@ -134,6 +134,11 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
         )
         if parent is None:
             raise ValueError(f"study {study.slug} has no {family} model to adapt; train one first")
+    if parent.config.get("arch") == "deepmedic":
+        raise ValueError(
+            f"model version {parent.number} is a 3D DeepMedic; adaptation works on the 2D segmenters "
+            "(fcn, unet) and SonoNet: name one of those as model_version"
+        )
     if not isinstance(params.get("promote", False), bool):
         raise ValueError(f"promote must be true or false, got {params['promote']!r}")
     source = params.get("source", "annotations")
@@ -215,7 +220,7 @@ def metrics_by_group(family: str, model: Any, examples: Examples) -> dict[str, A
         groups = np.array([info[int(i)][index] for i in ids])
         for value in sorted(set(groups.tolist())):
             mask = groups == value
-            subset = Examples(examples.images[mask], examples.labels[mask], ids[mask].tolist())
+            subset = examples.subset(mask)  # keeps slice/phase items: the 3D segmenter groups volumes
             out[key][value] = {**evaluate(family, model, subset), "n": int(mask.sum())}
     return out
 

@@ -29,6 +29,7 @@ PARAM_CHECKS = {
     JobKind.SIMULATE: "atrium.learning.simulation_api.validated_simulation_params",
     JobKind.RECONSTRUCT: "atrium.learning.reconstruction.validated_reconstruct_params",
     JobKind.ADAPT: "atrium.learning.adaptation.validated_adapt_params",
+    JobKind.TRAIN: "atrium.learning.train_params.validated_train_params",
 }
 
 

@@ -23,15 +23,28 @@ VALIDATION_FRACTION = 0.2
 
 @dataclass
 class Examples:
-    """images: (N, H, W) float32 in [0, 1]; labels: (N, H, W) uint8 masks or (N,) int64 classes."""
+    """images: (N, H, W) float32 in [0, 1]; labels: (N, H, W) uint8 masks or (N,) int64 classes.
+    items: (reader, slice, phase) of each cardiac example (reader 0 for reference labels), which the 3D
+    segmenter groups into volumes (atrium.learning.volumes); empty where unknown."""
 
     images: np.ndarray
     labels: np.ndarray
     case_ids: list[int] = field(default_factory=list)
     annotation_versions: list[int] = field(default_factory=list)
+    items: list[tuple[int, int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    def subset(self, mask: np.ndarray) -> Examples:
+        """The examples where `mask` (N,) bool is set, with their case ids and items."""
+        index = np.flatnonzero(mask)
+        return Examples(
+            self.images[index],
+            self.labels[index],
+            [self.case_ids[i] for i in index] if self.case_ids else [],
+            items=[self.items[i] for i in index] if self.items else [],
+        )
 
 
 def windowed(frames: np.ndarray, series: Series) -> np.ndarray:
@@ -86,7 +99,7 @@ def cardiac_examples_from_annotations(cases: Any) -> Examples:
     from ml.segmentation.contours import contours_to_label_map
 
     store = get_pixel_store()
-    images, labels, case_ids, version_ids = [], [], [], []
+    images, labels, case_ids, version_ids, items = [], [], [], [], []
     for case in cases.select_related("series"):
         series = case.series
         array = store.open(series.store_key)
@@ -113,8 +126,9 @@ def cardiac_examples_from_annotations(cases: Any) -> Examples:
             labels.append(contours_to_label_map(structures, (height, width)))
             images.append(windowed(array[slice_index, phase], series))
             case_ids.append(case.pk)
+            items.append(key)
             version_ids.extend(_current_version_ids(used[key]))
-    return _stack(images, labels, case_ids, version_ids, masks=True)
+    return _stack(images, labels, case_ids, version_ids, masks=True, items=items)
 
 
 def plane_examples_from_annotations(cases: Any) -> Examples:
@@ -143,11 +157,12 @@ def examples_from_reference(cases: Any, *, frames_per_case: int | None = None) -
     """Examples from the reference label maps kept beside series (synthetic ground truth): the oracle of
     the active-learning simulation."""
     store = get_pixel_store()
-    images, labels, case_ids = [], [], []
+    images, labels, case_ids, items = [], [], [], []
     for case in cases.select_related("series"):
         series = case.series
         if not series.label_store_key:
             continue
+        n_phases = int(series.shape[1]) if series.layout == "cine" else 1
         array, truth = store.open(series.store_key), store.open(series.label_store_key)
         if series.layout == "cine":
             flat_images = np.asarray(array).reshape(-1, *series.frame_shape)
@@ -161,11 +176,19 @@ def examples_from_reference(cases: Any, *, frames_per_case: int | None = None) -
             images.append(windowed(flat_images[i], series))
             labels.append(flat_labels[i])
             case_ids.append(case.pk)
-    return _stack(images, labels, case_ids, [], masks=labels[0].ndim == 2 if labels else True)
+            items.append((0, int(i) // n_phases, int(i) % n_phases))
+    masks = labels[0].ndim == 2 if labels else True
+    return _stack(images, labels, case_ids, [], masks=masks, items=items if masks else [])
 
 
 def _stack(
-    images: list, labels: list, case_ids: list[int], version_ids: list[int], *, masks: bool
+    images: list,
+    labels: list,
+    case_ids: list[int],
+    version_ids: list[int],
+    *,
+    masks: bool,
+    items: list[tuple[int, int, int]] | None = None,
 ) -> Examples:
     if not images:
         shape = (0, 16, 16)
@@ -174,4 +197,4 @@ def _stack(
         )
     stacked = np.stack(images).astype(np.float32)
     label_array = np.stack(labels).astype(np.uint8) if masks else np.asarray(labels, dtype=np.int64)
-    return Examples(stacked, label_array, case_ids, sorted(set(version_ids)))
+    return Examples(stacked, label_array, case_ids, sorted(set(version_ids)), items or [])

@@ -68,13 +68,21 @@ def predict_case(
     case: Case, version: ModelVersion, model: torch.nn.Module
 ) -> tuple[Prediction, np.ndarray, torch.Tensor]:
     """Predict one case; returns the stored prediction, per-item class probabilities (for scoring):
-    (S*P, 4, H, W) for a cine, (F, 14) for a clip, and the model inputs (for MC dropout / TTA)."""
+    (S*P, 4, H, W) for a cine, (F, 14) for a clip, and the model inputs (for MC dropout / TTA): (N, 1, H, W)
+    frames, or for the 3D segmenter (P, S, H, W) short-axis volumes, one per phase."""
     store = get_pixel_store()
     series = case.series
     array = np.asarray(store.open(series.store_key))
     if version.family == ModelFamily.SEGMENTATION:
-        frames = windowed(array.reshape(-1, *series.frame_shape), series)
-        probs, inputs = _segment_probs(model, frames)
+        if version.config.get("arch") == "deepmedic":
+            from atrium.learning.volume_segmenter import case_probabilities, stack_volumes
+
+            volumes = stack_volumes(windowed(array, series))
+            probs = case_probabilities(model, volumes)  # type: ignore[arg-type]
+            inputs = torch.from_numpy(volumes)
+        else:
+            frames = windowed(array.reshape(-1, *series.frame_shape), series)
+            probs, inputs = _segment_probs(model, frames)
         labels = probs.argmax(axis=1).astype(np.uint8).reshape(series.shape)
         key = store.new_key("predictions")
         store.write(key, labels)

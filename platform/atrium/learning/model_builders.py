@@ -24,6 +24,10 @@ def build_model(family: str, config: dict[str, Any]) -> nn.Module:
         from ml.segmentation.unet import UNetConfig
 
         arch = config.get("arch", "fcn")
+        if arch == "deepmedic":  # the 3D segmenter of short-axis stacks (atrium.learning.volume_segmenter)
+            from ml.segmentation.deepmedic import deepmedic_from_config
+
+            return deepmedic_from_config(config.get("model", {}))
         cls = FCNConfig if arch == "fcn" else UNetConfig
         return build_segmenter(arch, cls(**_as_tuples(config.get("model", {}), cls)))
     if family == ModelFamily.CLASSIFICATION:

@@ -37,8 +37,15 @@ def _embedding(probs: np.ndarray) -> np.ndarray:
 
 
 def _uncertainty_scores(strategy: str, model: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
-    """Per-item BALD / MC variance / TTA variance over `inputs` (N, 1, H, W), in small batches."""
+    """Per-item BALD / MC variance / TTA variance over `inputs` (N, 1, H, W), in small batches; for the
+    3D segmenter over its (P, S, H, W) volumes, per slice, in the same item order as its probabilities."""
+    from ml.segmentation.deepmedic import DeepMedic
     from ml.training.uncertainty import mc_dropout_predict, tta_predict
+
+    if isinstance(model, DeepMedic):
+        from atrium.learning.volume_segmenter import uncertainty_scores
+
+        return uncertainty_scores(strategy, model, inputs.numpy(), n=MC_SAMPLES)
 
     out = []
     for start in range(0, len(inputs), 8):

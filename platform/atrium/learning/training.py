@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -66,7 +66,13 @@ def evaluate(family: str, model: Any, examples: Examples) -> dict[str, float]:
         return {}
     model.eval()
     if family == ModelFamily.SEGMENTATION:
+        from ml.segmentation.deepmedic import DeepMedic
         from ml.segmentation.infer import segment_images
+
+        if isinstance(model, DeepMedic):  # the same keys, from the predictions of the examples' volumes
+            from atrium.learning.volume_segmenter import evaluate_volumes
+
+            return evaluate_volumes(model, examples)
 
         images, (height, width) = pad_to_multiple(examples.images)
         predicted = segment_images(model, images, torch.device("cpu"))[:, :height, :width]
@@ -106,9 +112,12 @@ def train_for_study(
     and the `job` that made it."""
     import torch
 
+    from atrium.learning.train_params import parse_arch
+
     family = params.get("family") or family_for(study)
     if family not in ModelFamily.values:
         raise ValueError(f"unknown model family {family!r}; expected one of {', '.join(ModelFamily.values)}")
+    arch = parse_arch(study, params)
     resume_from, resumed_step = _resumable(checkpoint_path)
     if family == ModelFamily.RECONSTRUCTION:
         return _train_reconstruction(
@@ -143,22 +152,28 @@ def train_for_study(
     }
     if len(validation) > 0:
         common["val_fraction"] = 0.0
-    if family == ModelFamily.SEGMENTATION:
-        from ml.segmentation.fcn import FCNConfig, fast, tiny
+    model: Any
+    if family == ModelFamily.SEGMENTATION and arch == "deepmedic":
+        from atrium.learning.volume_segmenter import train_volume_segmenter
 
-        base = tiny() if params.get("size") == "tiny" else fast()
-        model_config = FCNConfig(**{**asdict(base), "dropout": dropout})
+        model, history, config = train_volume_segmenter(
+            train, validation, params=params, dropout=dropout, common=common
+        )
+    elif family == ModelFamily.SEGMENTATION:
+        model_config = _slice_config(arch, params.get("size"), dropout)
         images, _ = pad_to_multiple(train.images)
         labels, _ = pad_to_multiple(train.labels)
         kwargs: dict[str, Any] = {}
         if len(validation) > 0:
             kwargs["val_images"], _ = pad_to_multiple(validation.images)
             kwargs["val_labels"], _ = pad_to_multiple(validation.labels)
-        from ml.segmentation.train import train_segmenter
+        from ml.segmentation.train import Arch, train_segmenter
 
         common.pop("val_fraction", None)
-        model, history = train_segmenter(images, labels, arch="fcn", config=model_config, **common, **kwargs)
-        config: dict[str, Any] = {"arch": "fcn", "model": model_config.to_dict()}
+        model, history = train_segmenter(
+            images, labels, arch=cast(Arch, arch), config=model_config, **common, **kwargs
+        )
+        config = {"arch": arch, "model": model_config.to_dict()}
     else:
         from ml.classification.sononet import SonoNetConfig
         from ml.classification.sononet import tiny as sono_tiny
@@ -200,6 +215,18 @@ def train_for_study(
         parent=latest_version(study, family),
         created_by=created_by,
     )
+
+
+def _slice_config(arch: str, size: str | None, dropout: float) -> Any:
+    """The 2D segmenter's configuration: FCN (`fast`, or `tiny` for tests) or U-Net."""
+    if arch == "unet":
+        from ml.segmentation.unet import UNetConfig
+        from ml.segmentation.unet import tiny as unet_tiny
+
+        return UNetConfig(**{**asdict(unet_tiny() if size == "tiny" else UNetConfig()), "dropout": dropout})
+    from ml.segmentation.fcn import FCNConfig, fast, tiny
+
+    return FCNConfig(**{**asdict(tiny() if size == "tiny" else fast()), "dropout": dropout})
 
 
 def _resumable(checkpoint_path: Path | None) -> tuple[Path | None, int | None]:

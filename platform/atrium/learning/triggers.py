@@ -35,4 +35,16 @@ def maybe_retrain(*, study: Any) -> Job | None:
         return None
     if submissions_since_last_training(study) < threshold:
         return None
-    return enqueue_job(kind=JobKind.TRAIN, study=study, params={"trigger": "auto", "max_seconds": 120})
+    params: dict[str, Any] = {"trigger": "auto", "max_seconds": 120}
+    arch = _serving_arch(study)
+    if arch is not None:
+        params["arch"] = arch  # retraining keeps the architecture the study serves
+    return enqueue_job(kind=JobKind.TRAIN, study=study, params=params)
+
+
+def _serving_arch(study: Any) -> str | None:
+    from atrium.learning.models import ModelFamily
+    from atrium.learning.registry import promoted_version
+
+    version = promoted_version(study, ModelFamily.SEGMENTATION)
+    return version.config.get("arch") if version is not None else None

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from atrium.learning.models import Job, JobKind
 from atrium.learning.services import enqueue_job, run_job
+from atrium.learning.train_params import ARCHES, parse_arch
 from atrium.studies.models import Study
 
 
@@ -19,6 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--study", required=True)
         parser.add_argument(
             "--family", choices=["segmentation", "classification", "reconstruction"], default=None
+        )
+        parser.add_argument(
+            "--arch",
+            choices=list(ARCHES),
+            default=None,
+            help="segmentation architecture: 2D fcn (default) or unet per slice, 3D deepmedic per short-axis stack",
         )
         parser.add_argument("--max-seconds", type=float, default=120.0)
         parser.add_argument(
@@ -37,6 +44,12 @@ class Command(BaseCommand):
         params = {"max_seconds": options["max_seconds"], "source": options["source"]}
         if options["family"]:
             params["family"] = options["family"]
+        if options["arch"]:
+            params["arch"] = options["arch"]
+        try:
+            parse_arch(study, params)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         if options["here"]:
             job = Job.objects.create(kind=JobKind.TRAIN, study=study, params={**params, "infer_after": False})
             state = run_job(job.pk)

@@ -1,0 +1,46 @@
+"""The checks on a `train` job's parameters: at the API (a 400 before anything is queued) and again in the
+handler. Only `arch` is checked; the other parameters keep their defaults in atrium.learning.training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atrium.learning.models import ModelFamily
+from atrium.studies.models import Study, TaskKind
+
+# The segmentation architectures: the 2D FCN and U-Net per slice, the 3D DeepMedic per short-axis stack.
+ARCHES = ("fcn", "unet", "deepmedic")
+DEFAULT_ARCH = "fcn"
+
+
+def train_family(study: Study, params: dict[str, Any]) -> str:
+    family = params.get("family")
+    if family:
+        return str(family)
+    return ModelFamily.CLASSIFICATION if study.task_kind == TaskKind.ULTRASOUND else ModelFamily.SEGMENTATION
+
+
+def parse_arch(study: Study, params: dict[str, Any]) -> str:
+    """The segmentation architecture a train job asks for (fcn when unset); a ValueError names a bad one."""
+    arch = params.get("arch")
+    family = train_family(study, params)
+    if arch is None:
+        return DEFAULT_ARCH
+    if not isinstance(arch, str) or arch not in ARCHES:
+        raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(ARCHES)}")
+    if family != ModelFamily.SEGMENTATION and arch != DEFAULT_ARCH:
+        raise ValueError(f"arch {arch!r} is a segmentation architecture; this job trains a {family} model")
+    return arch
+
+
+def validated_train_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
+    """The API's check: the params with `arch` filled in for segmentation models, or a 400 naming it."""
+    from rest_framework.exceptions import ValidationError
+
+    try:
+        arch = parse_arch(study, params)
+    except ValueError as exc:
+        raise ValidationError({"params": str(exc)}) from None
+    if train_family(study, params) == ModelFamily.SEGMENTATION:
+        return {**params, "arch": arch}
+    return dict(params)
