@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from annotation_ui.publisher import publisher
 
 
 def case_group(case_id: int) -> str:
@@ -21,12 +23,18 @@ def job_group(job_id: int) -> str:
 
 
 def push(group: str, event_type: str, payload: dict[str, Any]) -> None:
-    """Send {type, ...payload} to every socket in `group`. Best effort: a down layer never fails a write."""
+    """Send {type, ...payload} to every socket in `group`. Best effort: a down layer never fails a write.
+    A server layer (Redis) is sent to in the background (`publisher`), so the caller never waits on it;
+    the in-process layer is sent to at once, on the event loop its consumers run on."""
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "relay", "event": {"type": event_type, **payload}}
+    if not isinstance(layer, InMemoryChannelLayer):
+        publisher.submit(layer, group, message)
+        return
     try:
-        async_to_sync(layer.group_send)(group, {"type": "relay", "event": {"type": event_type, **payload}})
+        async_to_sync(layer.group_send)(group, message)
     except Exception:
         import logging
 

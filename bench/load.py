@@ -128,6 +128,15 @@ def wait_port(port: int, timeout: float) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
+def server_argv(kind: str, port: int) -> list[str]:
+    """The ASGI server: "daphne" (one process, as the demo runs) or "uvicorn:N" (N worker processes)."""
+    if kind == "daphne":
+        return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "atrium.asgi:application"]
+    workers = kind.partition(":")[2] or "1"
+    return [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", workers,
+            "--no-access-log", "--log-level", "warning", "atrium.asgi:application"]  # fmt: skip
+
+
 class Stack:
     """The private services of a self-contained run. `close()` removes all of them."""
 
@@ -143,6 +152,7 @@ class Stack:
         self.worker: subprocess.Popen[bytes] | None = None
         self.worker_argv: list[str] = []
         self.worker_starts = 0
+        self.server_kind = args.server
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("ATRIUM_", "DATABASE_URL", "REDIS_URL"))
         }
@@ -183,7 +193,7 @@ class Stack:
         self.worker_argv = setup["worker_argv"]
         self.start_worker()
         self.server = subprocess.Popen(
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.http_port), "atrium.asgi:application"],
+            server_argv(self.server_kind, self.http_port),
             env=self.env, cwd=ROOT, stdout=self._log("daphne"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_port(self.http_port, 60)
@@ -702,6 +712,9 @@ def main() -> None:
     parser.add_argument("--study", help="the study slug for --make-tokens")
     parser.add_argument(
         "--db-pool", type=int, default=10, help="ATRIUM_DB_POOL for the server and worker (0: no pool)"
+    )
+    parser.add_argument(
+        "--server", default="daphne", help='the ASGI server: "daphne" or "uvicorn:N" (N worker processes)'
     )
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)

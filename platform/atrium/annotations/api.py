@@ -8,7 +8,6 @@ from typing import Any
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -17,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from atrium.annotations.models import Annotation, AnnotationKind
-from atrium.annotations.selectors import annotations_visible_to
+from atrium.annotations.selectors import annotations_visible_to, may_see
 from atrium.annotations.services import (
     annotation_payload,
     create_annotation,
@@ -25,7 +24,7 @@ from atrium.annotations.services import (
     update_annotation,
 )
 from atrium.studies.models import Case
-from atrium.studies.selectors import cases_visible_to
+from atrium.studies.selectors import cases_visible_to, studies_visible_to
 
 
 class AnnotationCreateSerializer(serializers.Serializer):
@@ -63,13 +62,30 @@ def visible_case(request: Request, case_id: int) -> Case:
     return case
 
 
+# What the annotation endpoints and the save services read of an annotation's case, study, series and
+# author (a deferred field still loads when something reads it, with a query of its own).
+ANNOTATION_WITH_CONTEXT = (
+    *(f.name for f in Annotation._meta.concrete_fields),
+    "case__study__blind",
+    "case__study__blind_hides_model",
+    "case__study__slug",
+    "case__series__layout",
+    "case__series__shape",
+    "author__username",
+)
+
+
 def visible_annotation(request: Request, annotation_id: int) -> Annotation:
-    annotation = get_object_or_404(
-        Annotation.objects.select_related("case__study", "case__series", "author"), pk=annotation_id
+    """The annotation, deleted or not, if its case is in one of the user's studies and blind reading
+    does not hide it; one query (a save runs this on every request)."""
+    annotation = (
+        Annotation.objects.select_related("case__study", "case__series", "author")
+        .only(*ANNOTATION_WITH_CONTEXT)
+        .filter(pk=annotation_id, case__study__in=studies_visible_to(request.user))
+        .first()
     )
-    case = visible_case(request, annotation.case_id)
-    if not annotations_visible_to(request.user, case, include_deleted=True).filter(pk=annotation.pk).exists():
-        raise NotFound(f"annotation {annotation_id} does not exist")
+    if annotation is None or not may_see(request.user, annotation):
+        raise NotFound(f"no annotation matches id {annotation_id} in your studies")
     return annotation
 
 

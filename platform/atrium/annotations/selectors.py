@@ -15,6 +15,11 @@ def sees_everything(user: Any, case: Case) -> bool:
     return not case.study.blind or user.has_role("study_lead", "ml_engineer", "admin")
 
 
+def may_see(user: Any, annotation: Annotation) -> bool:
+    """`annotations_visible_to` for one annotation whose case the user may open."""
+    return annotation.author_id == user.pk or sees_everything(user, annotation.case)
+
+
 def annotations_visible_to(user: Any, case: Case, *, include_deleted: bool = False) -> QuerySet[Annotation]:
     queryset = Annotation.objects.filter(case=case).select_related("author")
     if not include_deleted:

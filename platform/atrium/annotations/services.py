@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from atrium.accounts.services import record_audit
@@ -60,13 +61,11 @@ def _after_save(annotation: Annotation, action: str, before: Any) -> None:
 
     transaction.on_commit(push_event)
 
-    def mark_report_stale() -> None:
-        from atrium.agreement.services import mark_stale
+    from atrium.agreement.services import mark_stale
 
-        mark_stale(study=annotation.case.study)
-
-    # The report is recomputed when a case is submitted; a save only marks it stale.
-    transaction.on_commit(mark_report_stale)
+    # The report is recomputed when a case is submitted; a save only marks it stale, in the save's own
+    # transaction (no second commit; a report row already stale is not written).
+    mark_stale(study=annotation.case.study)
 
 
 def current_read(*, case: Case, user: Any) -> Any:
@@ -107,13 +106,20 @@ def create_annotation(*, case: Case, author: Any, kind: str, data: Any) -> Annot
 
 
 def _lock_for_write(annotation: Annotation, author: Any, expected_version: int) -> Annotation:
-    # of=("self",): lock the annotation row only. Without it FOR UPDATE also locks the joined case, study,
+    # The annotation row alone (of=self, no joins): FOR UPDATE over a join would also lock the case, study,
     # series and user rows, so every save in a study would wait for the one before it to commit.
+    # The current version's id comes with the row (the new version's parent), not in a query of its own.
+    current = AnnotationVersion.objects.filter(annotation=OuterRef("pk"), number=OuterRef("version"))
     locked = (
         Annotation.objects.select_for_update(of=("self",))
-        .select_related("case__study", "case__series", "author")
+        .annotate(current_version_id=Subquery(current.values("pk")[:1]))
         .get(pk=annotation.pk)
     )
+    # An annotation's case and author never change: reuse the ones the caller loaded, if it did.
+    for name in ("case", "author"):
+        field = Annotation._meta.get_field(name)
+        if field.is_cached(annotation):  # type: ignore[union-attr]
+            field.set_cached_value(locked, field.get_cached_value(annotation))  # type: ignore[union-attr]
     if locked.author_id != author.pk:
         raise PermissionDenied("only the observer who drew an annotation may change it")
     if locked.version != expected_version:
@@ -127,21 +133,12 @@ def _lock_for_write(annotation: Annotation, author: Any, expected_version: int) 
     return locked
 
 
-def _current_version_id(locked: Annotation) -> int:
-    """The id of the version the annotation is at, without loading its (possibly large) data."""
-    return int(
-        AnnotationVersion.objects.filter(annotation=locked, number=locked.version)
-        .values_list("pk", flat=True)
-        .get()
-    )
-
-
 @transaction.atomic
 def update_annotation(*, annotation: Annotation, author: Any, data: Any, expected_version: int) -> Annotation:
     locked = _lock_for_write(annotation, author, expected_version)
     cleaned = _clean(locked.case, locked.kind, data)
     before = {"version": locked.version, "data": locked.data}
-    parent_id = _current_version_id(locked)
+    parent_id = int(locked.current_version_id)  # type: ignore[attr-defined]
     locked.version += 1
     locked.data = cleaned
     locked.save(update_fields=["version", "data", "updated_at"])
@@ -156,7 +153,7 @@ def update_annotation(*, annotation: Annotation, author: Any, data: Any, expecte
 def delete_annotation(*, annotation: Annotation, author: Any, expected_version: int) -> Annotation:
     locked = _lock_for_write(annotation, author, expected_version)
     before = {"version": locked.version, "data": locked.data}
-    parent_id = _current_version_id(locked)
+    parent_id = int(locked.current_version_id)  # type: ignore[attr-defined]
     locked.version += 1
     locked.deleted = True
     locked.save(update_fields=["version", "deleted", "updated_at"])
