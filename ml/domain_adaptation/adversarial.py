@@ -44,6 +44,8 @@ class AdversarialConfig:
     ramp_steps: int = 200
     domain_weight: float = 1.0
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    separate_domains: bool = False
+    entropy_weight: float = 0.0
 
     def strength_at(self, step: int) -> float:
         """The reversal factor at 0-based `step`."""
@@ -70,6 +72,13 @@ class UnlabelledImageDataset(Dataset[torch.Tensor]):
         if self.transform is not None:
             image, _ = self.transform(image, None)
         return image
+
+
+def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean Shannon entropy (nats) of the class distribution at each output position: logits (N, K, *S)
+    (or (N, K) for image-level outputs)."""
+    logp = torch.log_softmax(logits, dim=1)
+    return -(logp.exp() * logp).sum(dim=1).mean()
 
 
 def _cycle(loader: DataLoader[Any], seed: int) -> Iterator[Any]:
@@ -145,13 +154,25 @@ class AdversarialTrainer(Trainer):
         self.optimizer.zero_grad(set_to_none=True)
         self.taps.clear()
         with autocast(self.device, self.config.amp):
-            out = self.model(torch.cat([x_s, x_t]))
-            feats = [reverse_gradient(f, strength) for f in self.taps.features]
+            if self.adversarial.separate_domains:
+                # One pass per domain: BatchNorm normalises each domain with its own batch statistics.
+                out = self.model(x_s)
+                f_s = self.taps.features
+                self.taps.clear()
+                out_t = self.model(x_t)
+                tapped = [torch.cat([a, b]) for a, b in zip(f_s, self.taps.features, strict=True)]
+            else:
+                both = self.model(torch.cat([x_s, x_t]))
+                out, out_t = both[:n_s], both[n_s:]
+                tapped = self.taps.features
+            feats = [reverse_gradient(f, strength) for f in tapped]
             d_logits = self.discriminator(feats).float()
         is_target = torch.cat([torch.zeros(n_s), torch.ones(n_t)]).to(self.device)
-        task = self.loss_fn(out[:n_s].float(), y_s)
+        task = self.loss_fn(out.float(), y_s)
         d_loss = domain_loss(d_logits, is_target)
         loss = task + self.adversarial.domain_weight * d_loss
+        if self.adversarial.entropy_weight:
+            loss = loss + self.adversarial.entropy_weight * mean_entropy(out_t.float())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {self.history.step + 1}")
         self.scaler.scale(loss).backward()

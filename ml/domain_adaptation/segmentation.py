@@ -83,13 +83,18 @@ def adapt_segmenter(
     should_stop: Callable[[], bool] | None = None,
     lr_schedule: Literal["constant", "cosine"] = "constant",
     target_batchnorm: bool = False,
+    separate_domains: bool = True,
+    entropy_weight: float = 0.0,
     seed: int = 0,
 ) -> AdaptationResult:
     """Fine-tune a copy of `model` (left untouched) adversarially. source_images/labels: (N, H, W) as for
     `train_segmenter`; target_images: (M, H, W) from the new scanner, no labels. H, W multiples of the
     model's `multiple`. The last weights are returned (no target labels exist to pick the best by); the
     optional source validation set only reports. `target_batchnorm`: finally re-estimate the BatchNorm
-    statistics on the target images (`recalibrate_batchnorm`), so the result is specific to the target."""
+    statistics on the target images (`recalibrate_batchnorm`), so the result is specific to the target.
+    `separate_domains` (the default): source and target go through the network in passes of their own,
+    so BatchNorm normalises each with its own batch statistics; False: one joint pass. `entropy_weight`
+    adds the mean entropy of the target predictions to the loss (0: off)."""
     seed_everything(seed)
     dev = device if isinstance(device, torch.device) else pick_device(device)
     net = copy.deepcopy(model).float()
@@ -107,7 +112,8 @@ def adapt_segmenter(
     disc = build_discriminator(net, tap_names, example, discriminator)
     adv = AdversarialConfig(
         taps=tap_names, strength=strength, ramp_steps=ramp_steps, delay_steps=delay_steps,
-        discriminator=disc.config,
+        discriminator=disc.config, separate_domains=separate_domains,
+        entropy_weight=entropy_weight,
     )  # fmt: skip
     cfg = TrainerConfig(
         max_epochs=10**6, max_steps=max_steps, max_seconds=max_seconds, eval_every=eval_every,

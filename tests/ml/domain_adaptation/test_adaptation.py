@@ -76,3 +76,47 @@ def test_batchnorm_recalibration_gives_the_exact_target_statistics_and_keeps_wei
     torch.testing.assert_close(out[0].weight, net[0].weight)
     assert float(net[1].running_mean.abs().sum()) == 0.0  # the original is untouched
     assert not out.training
+
+
+def test_separate_domain_passes_normalise_each_domain_with_its_own_batch():
+    rng = np.random.default_rng(1)
+    source, labels, target = _domains(8, rng)
+    model = FCN(tiny())
+    seen: list[int] = []
+
+    def run(separate: bool) -> None:
+        seen.clear()
+        bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+        # adapt_segmenter trains a copy, so a global hook records the batch size of each training-mode
+        # call of the first BatchNorm layer's kind.
+        handle = torch.nn.modules.module.register_module_forward_hook(
+            lambda m, inputs, out: (
+                seen.append(int(inputs[0].shape[0]))
+                if isinstance(m, torch.nn.BatchNorm2d) and m.training and m.num_features == bn.num_features
+                else None
+            )
+        )
+        try:
+            adapt_segmenter(
+                model, source, labels, target, taps=("encoder.1", "fuse"), strength=1.0, ramp_steps=1,
+                max_steps=2, batch_size=4, augment=False, eval_every=None, device="cpu", seed=0,
+                separate_domains=separate, discriminator=DiscriminatorConfig(width=4, reduce=2, n_layers=2),
+            )  # fmt: skip
+        finally:
+            handle.remove()
+
+    run(separate=False)
+    assert set(seen) == {8}  # 4 source + 4 target in one batch
+    run(separate=True)
+    assert set(seen) == {4}  # each domain alone
+
+
+def test_mean_entropy_by_hand():
+    from ml.domain_adaptation.adversarial import mean_entropy
+
+    uniform = torch.zeros(2, 4, 3, 3)
+    assert torch.isclose(mean_entropy(uniform), torch.log(torch.tensor(4.0)))
+    confident = torch.tensor([[[10.0]], [[-10.0]]])[None].expand(1, 2, 1, 1)
+    q = torch.sigmoid(torch.tensor(-20.0, dtype=torch.float64))  # the unlikely class's probability
+    expected = (-(q * torch.log(q) + (1 - q) * torch.log1p(-q))).float()
+    assert torch.isclose(mean_entropy(confident), expected, atol=1e-6)
