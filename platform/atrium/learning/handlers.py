@@ -118,7 +118,7 @@ def infer(job: Job, reporter: JobReporter) -> dict[str, Any]:
     from atrium.learning.queue import rerank_queue
     from atrium.learning.registry import promoted_version
     from atrium.learning.scoring import rank_cases
-    from atrium.learning.training import family_for
+    from atrium.learning.train_params import family_for
     from atrium.studies.models import CaseStatus
 
     study = job.study

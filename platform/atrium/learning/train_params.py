@@ -13,11 +13,14 @@ ARCHES = ("fcn", "unet", "deepmedic")
 DEFAULT_ARCH = "fcn"
 
 
-def train_family(study: Study, params: dict[str, Any]) -> str:
-    family = params.get("family")
-    if family:
-        return str(family)
+def family_for(study: Study) -> str:
+    """The family a study's models belong to when a job does not name one."""
     return ModelFamily.CLASSIFICATION if study.task_kind == TaskKind.ULTRASOUND else ModelFamily.SEGMENTATION
+
+
+def train_family(study: Study, params: dict[str, Any]) -> str:
+    """The family a train job trains: its `family` param, else the study's."""
+    return str(params.get("family") or family_for(study))
 
 
 def parse_arch(study: Study, params: dict[str, Any]) -> str:

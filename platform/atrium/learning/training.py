@@ -31,10 +31,6 @@ class NotEnoughData(ValueError):
     pass
 
 
-def family_for(study: Study) -> str:
-    return ModelFamily.CLASSIFICATION if study.task_kind == TaskKind.ULTRASOUND else ModelFamily.SEGMENTATION
-
-
 def gather_examples(study: Study, *, split: str, source: str = "annotations") -> Examples:
     """Examples of the study in `split` ("train" = everything not in validation)."""
     assign_validation_split(study)
@@ -112,9 +108,9 @@ def train_for_study(
     and the `job` that made it."""
     import torch
 
-    from atrium.learning.train_params import parse_arch
+    from atrium.learning.train_params import parse_arch, train_family
 
-    family = params.get("family") or family_for(study)
+    family = train_family(study, params)
     if family not in ModelFamily.values:
         raise ValueError(f"unknown model family {family!r}; expected one of {', '.join(ModelFamily.values)}")
     arch = parse_arch(study, params)
