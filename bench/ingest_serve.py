@@ -108,26 +108,34 @@ def _time_ingest(files: list[Path], study: Any) -> tuple[float, Any]:
 
 async def raw_app(scope: dict, receive: object, send: object) -> None:
     """A bare ASGI app sending the bytes of a stored array (the server's ceiling): GET /<n> for the n-th
-    (path, length) pair in BENCH_RAW_FILES, in 64 KiB chunks as Django's ASGI handler sends a body."""
+    (path, length) pair in BENCH_RAW_FILES, copied out of the memory map in the pieces the platform sends
+    (atrium.imaging.array_response.PIECE)."""
     if scope["type"] != "http":
         return
     import numpy as np
 
+    from atrium.imaging.array_response import PIECE
+
     entries = json.loads(os.environ["BENCH_RAW_FILES"])
     path, length = entries[int(scope["path"].strip("/"))]
-    body = np.load(path, mmap_mode="r").reshape(-1).view(np.uint8)[:length].tobytes()
+    flat = np.load(path, mmap_mode="r").reshape(-1).view(np.uint8)[:length]
     await send(  # type: ignore[operator]
         {"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(length).encode())]}
     )
-    chunk = 1 << 16
-    for start in range(0, length, chunk):
+    for start in range(0, length, PIECE):
         await send(  # type: ignore[operator]
-            {
-                "type": "http.response.body",
-                "body": body[start : start + chunk],
-                "more_body": start + chunk < length,
-            }
+            {"type": "http.response.body", "body": flat[start : start + PIECE].tobytes(), "more_body": True}
         )
+    await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+
+def _server_kind() -> str:
+    """What uvicorn picks with --http auto --loop auto: httptools and uvloop where installed."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"uvicorn ({http}, {loop}) on 127.0.0.1, session cookie auth"
 
 
 def _start_server(app: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -320,9 +328,9 @@ def main() -> None:
         "baselines": {
             "dcmread": "pydicom.dcmread(path).pixel_array over the same files, best of the same repeats",
             "disk_read": "open/seek/read of the same bytes from the same warm .npy files, best repeat",
-            "bare_asgi": "the same bytes from a Django-free ASGI app on the same uvicorn, 64 KiB chunks",
+            "bare_asgi": "the same bytes from a Django-free ASGI app on the same uvicorn, in the same pieces",
         },
-        "server": "uvicorn (h11) on 127.0.0.1, session cookie auth",
+        "server": _server_kind(),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "caveat": "shared machine: absolute figures move with other processes' load; compare the ratios",
         "thresholds": THRESHOLDS,

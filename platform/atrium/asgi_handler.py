@@ -5,25 +5,85 @@ then run each process_request/process_response through sync_to_async, while a sy
 (WhiteNoise, ours) switches back with async_to_sync: a dozen thread/event-loop hand-overs per request, each
 costing CPU and, on a busy event loop, a wait. Every view here is sync, so the chain runs as under WSGI, in
 the request's own thread; websockets stay on Channels.
+
+Each request still gets a thread of its own for its sync work, as under the stock handler, but from a pool
+of long-lived threads instead of a new thread per request (the stock ThreadSensitiveContext starts one and
+joins it afterwards): no thread start per request, and each thread keeps its database connection between
+requests (CONN_MAX_AGE) instead of opening one per request.
+
+Bodies go out in one ASGI message (frame arrays in pieces, see atrium.imaging.array_response).
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest
 
 
+class RequestThreads:
+    """Single-thread executors lent to one request at a time; at most `keep` idle ones are kept."""
+
+    def __init__(self, keep: int = 32) -> None:
+        self.keep = keep
+        self._idle: list[ThreadPoolExecutor] = []
+        self._lock = threading.Lock()
+        self.started = 0
+
+    def acquire(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.started += 1
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="atrium-request")
+
+    def release(self, executor: ThreadPoolExecutor) -> None:
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append(executor)
+                return
+        executor.shutdown(wait=False)
+
+
 class SyncChainASGIHandler(ASGIHandler):
+    # Django sends a body in 64 KiB messages; each is a trip through the server's flow control and the
+    # event loop, which for a clip of frames (tens of MB) cost more than the bytes. One message per body,
+    # or per piece of an ArrayResponse.
+    chunk_size = 1 << 30
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads = RequestThreads()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        executor = self.threads.acquire()
+        try:
+            # The caller owns the executor: the context does not shut it down on exit.
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            self.threads.release(executor)
+
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request: HttpRequest) -> Any:
-        # thread_sensitive: the thread of this request's ThreadSensitiveContext (opened in __call__), so
+        # thread_sensitive: the thread of this request's pooled thread (its ThreadSensitiveContext, opened in __call__), so
         # the database connection the chain uses is the one request_started/finished look after.
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+    async def send_response(self, response: Any, send: Any) -> None:
+        from atrium.imaging.array_response import ArrayResponse
+
+        if isinstance(response, ArrayResponse):
+            response = response.as_streaming()
+        await super().send_response(response, send)
 
 
 def get_asgi_application() -> SyncChainASGIHandler:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
 from channels.testing import HttpCommunicator
@@ -30,3 +32,32 @@ def test_a_request_through_asgi_passes_every_middleware():
 
     api = fetch("/api/studies/")
     assert api["status"] in (401, 403)  # authentication ran and refused an anonymous caller
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sequential_requests_reuse_a_pooled_thread_instead_of_starting_one_each():
+    from atrium.asgi import application, django_asgi_app
+
+    def fetch() -> int:
+        communicator = HttpCommunicator(application, "GET", "/health/live", headers=[(b"host", b"localhost")])
+        return async_to_sync(communicator.get_response)()["status"]
+
+    assert fetch() == 200
+    started = django_asgi_app.threads.started
+    assert [fetch() for _ in range(5)] == [200] * 5
+    assert django_asgi_app.threads.started == started
+
+
+def test_request_threads_lend_each_executor_to_one_request_and_keep_a_bounded_few():
+    from atrium.asgi_handler import RequestThreads
+
+    threads = RequestThreads(keep=1)
+    first, second = threads.acquire(), threads.acquire()
+    assert first is not second and threads.started == 2
+    assert first.submit(threading.get_ident).result() != second.submit(threading.get_ident).result()
+    threads.release(first)
+    threads.release(second)  # over `keep`: shut down, not kept
+    assert threads.acquire() is first
+    assert threads.started == 2
+    with pytest.raises(RuntimeError):
+        second.submit(int)

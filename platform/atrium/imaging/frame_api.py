@@ -11,11 +11,13 @@ import numpy as np
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from atrium.imaging.array_response import ArrayResponse
 from atrium.imaging.frames import frame_array, frame_stack, frames_bytes, label_frame, series_meta
 from atrium.imaging.models import Series
 from atrium.imaging.rendering import IMAGE_FORMATS, apply_window, encode_image, webp_supported
 from atrium.imaging.selectors import can_see_reference_labels, visible_series
 from atrium.imaging.web import (
+    IMMUTABLE_CACHE,
     ApiError,
     cached_bytes,
     error_response,
@@ -154,13 +156,14 @@ def frame_range(request: HttpRequest, series_id: int) -> HttpResponse:
             refused = error_response(exc.status, exc.detail)
             refused["Content-Range"] = f"bytes */{total_bytes}"
             return refused
-        stack = frame_stack(series, color=color)
-        if wanted is None or stack.dtype.byteorder == ">":
-            return cached_bytes(frames_bytes(series, start, stop, color=color), OCTET_STREAM, etag, headers)
+        frames = frame_stack(series, color=color)[start:stop]
+        if wanted is None:
+            return cached_array(frames, etag, headers)
         first, last = wanted
+        if frames.dtype.byteorder == ">":
+            frames = frames.astype(frames.dtype.newbyteorder("<"))
         # Only the pages holding the asked-for bytes are read from the memory map.
-        flat = stack[start:stop].reshape(-1).view(np.uint8)
-        response = cached_bytes(flat[first : last + 1].tobytes(), OCTET_STREAM, etag, headers)
+        response = cached_array(frames.reshape(-1).view(np.uint8)[first : last + 1], etag, headers)
         response.status_code = 206
         response["Content-Range"] = f"bytes {first}-{last}/{total_bytes}"
         return response
@@ -169,6 +172,16 @@ def frame_range(request: HttpRequest, series_id: int) -> HttpResponse:
 
 
 OCTET_STREAM = "application/octet-stream"
+
+
+def cached_array(array: np.ndarray, etag: str, headers: dict[str, str]) -> ArrayResponse:
+    """cached_bytes for the raw bytes of an array, copied out of the memory map as they are sent."""
+    response = ArrayResponse(array, content_type=OCTET_STREAM)
+    response["ETag"] = etag
+    response["Cache-Control"] = IMMUTABLE_CACHE
+    for name, value in headers.items():
+        response[name] = value
+    return response
 
 
 def byte_range(request: HttpRequest, etag: str, total: int) -> tuple[int, int] | None:
