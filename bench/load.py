@@ -711,7 +711,7 @@ def main() -> None:
     )
     parser.add_argument("--study", help="the study slug for --make-tokens")
     parser.add_argument(
-        "--db-pool", type=int, default=10, help="ATRIUM_DB_POOL for the server and worker (0: no pool)"
+        "--db-pool", type=int, default=0, help="ATRIUM_DB_POOL for the server and worker (0: no pool)"
     )
     parser.add_argument(
         "--server", default="daphne", help='the ASGI server: "daphne" or "uvicorn:N" (N worker processes)'

@@ -16,6 +16,7 @@ Bodies go out in one ASGI message (frame arrays in pieces, see atrium.imaging.ar
 
 from __future__ import annotations
 
+import gc
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -91,4 +92,8 @@ def get_asgi_application() -> SyncChainASGIHandler:
     import django
 
     django.setup(set_prefix=False)
-    return SyncChainASGIHandler()
+    handler = SyncChainASGIHandler()
+    # Everything loaded so far (Django, the apps, the URL conf) lives as long as the process: out of the
+    # collector's sight, a full collection during a request walks only what requests made.
+    gc.freeze()
+    return handler

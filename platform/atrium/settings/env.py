@@ -85,9 +85,9 @@ def database_from_url(url: str) -> dict[str, object]:
     if pool_size < 0:
         raise ImproperlyConfigured(f"ATRIUM_DB_POOL={pool_size} must be 0 (no pool) or a pool size")
     if pool_size:
-        # Under ASGI each request runs on a new thread, so per-thread persistent connections are never
-        # reused and every request opens a PostgreSQL session; a pool hands connections across threads.
-        # Django's pool needs CONN_MAX_AGE 0; CONN_HEALTH_CHECKS makes it check a connection on checkout.
+        # Requests run on pooled threads (atrium.asgi_handler), each keeping its persistent connection, so
+        # the default needs no pool; a pool bounds the sessions when many threads are started (bursts, many
+        # processes). Django's pool needs CONN_MAX_AGE 0; CONN_HEALTH_CHECKS checks a connection on checkout.
         entry["CONN_MAX_AGE"] = 0
         entry["OPTIONS"] = {
             "connect_timeout": 5,
