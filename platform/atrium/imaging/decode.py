@@ -15,6 +15,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut
 
 from atrium.imaging.errors import IngestError
+from atrium.imaging.native_pixels import native_grey_pixels
 
 
 @dataclass
@@ -138,7 +139,9 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
             raise IngestError(label, f"lacks {keyword}")
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     try:
-        pixels = ds.pixel_array
+        pixels = native_grey_pixels(ds)
+        if pixels is None:
+            pixels = ds.pixel_array
     except NotImplementedError:
         raise IngestError(
             label, f"uses transfer syntax {syntax} ({getattr(syntax, 'name', '?')}), which cannot be decoded"
