@@ -3,7 +3,8 @@
 Self-contained (the default): creates a fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust
 auth), starts a private redis-server on a free loopback port (the machine's Redis is never touched),
 migrates, ingests a few synthetic cine cases into a study, creates the annotator users and their API
-tokens, then starts daphne and a Celery worker as the demo does. Everything is removed at the end.
+tokens, then starts the ASGI server (--server: by default uvicorn with one process per core, as that many
+one-process web pods would run here) and a Celery worker. Everything is removed at the end.
 
 Each simulated annotator saves one contour every --interval seconds through the annotation API with the
 version it edited (optimistic concurrency). A fraction of them work in pairs on one account, two tabs
@@ -109,7 +110,7 @@ def _prepare(out: Path, *, annotators: int, study_slug: str | None, cases: int, 
 
 
 # --------------------------------------------------------------------------------------------------
-# processes: PostgreSQL database, private Redis, daphne, Celery worker
+# processes: PostgreSQL database, private Redis, the ASGI server, Celery worker
 
 
 def free_port() -> int:
@@ -129,7 +130,8 @@ def wait_port(port: int, timeout: float) -> None:
 
 
 def server_argv(kind: str, port: int) -> list[str]:
-    """The ASGI server: "daphne" (one process, as the demo runs) or "uvicorn:N" (N worker processes)."""
+    """The ASGI server: "uvicorn:N" (N processes; the web image runs uvicorn, one process per pod) or
+    "daphne" (one process, as the demo runs)."""
     if kind == "daphne":
         return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "atrium.asgi:application"]
     workers = kind.partition(":")[2] or "1"
@@ -194,7 +196,7 @@ class Stack:
         self.start_worker()
         self.server = subprocess.Popen(
             server_argv(self.server_kind, self.http_port),
-            env=self.env, cwd=ROOT, stdout=self._log("daphne"), stderr=subprocess.STDOUT,
+            env=self.env, cwd=ROOT, stdout=self._log("server"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_port(self.http_port, 60)
         return setup
@@ -714,7 +716,9 @@ def main() -> None:
         "--db-pool", type=int, default=0, help="ATRIUM_DB_POOL for the server and worker (0: no pool)"
     )
     parser.add_argument(
-        "--server", default="daphne", help='the ASGI server: "daphne" or "uvicorn:N" (N worker processes)'
+        "--server",
+        default=f"uvicorn:{os.cpu_count() or 1}",
+        help='the ASGI server: "uvicorn:N" (N processes; default one per core) or "daphne"',
     )
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
@@ -784,7 +788,7 @@ def main() -> None:
         report = build_report(args, outcome, url, setup_s, stack)
     except BaseException:
         if stack is not None:
-            for name in ("daphne", "worker", "redis"):
+            for name in ("server", "worker", "redis"):
                 print(f"--- {name}.log\n{stack.log_tail(name)}", file=sys.stderr)
         raise
     finally:
@@ -821,7 +825,9 @@ def build_report(
     load = os.getloadavg()
     return {
         "bench": "load",
-        "measured": "PUT/POST of contour annotations through daphne + Django + PostgreSQL + Redis on loopback, "
+        "server": args.server if stack is not None else "as deployed",
+        "measured": "PUT/POST of contour annotations through the ASGI server + Django + PostgreSQL + Redis on "
+        "loopback, "
         "client-side latency of each save request (409s included); load generator on the same machine",
         "mode": "url" if stack is None else "self-contained",
         "url": url if stack is None else None,

@@ -130,7 +130,8 @@ def test_the_web_image_builds_the_front_end_collects_static_and_serves_asgi_with
     assert global_args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
     assert web.all("EXPOSE") == ["8000"]
     command = exec_form(web.all("CMD")[-1])
-    assert command[0] == "daphne" and command[-1] == "atrium.asgi:application"
+    assert command[0] == "uvicorn" and command[-1] == "atrium.asgi:application"
+    assert "--proxy-headers" in command
     assert command[command.index("--port") + 1] == "8000"
     healthcheck = web.all("HEALTHCHECK")[-1]
     assert "/health/live" in healthcheck and "8000" in healthcheck

@@ -61,6 +61,13 @@ def test_production_without_a_secret_key_fails_in_one_clear_line():
     assert lines == ["atrium: configuration error: environment variable SECRET_KEY is required but not set"]
 
 
+def test_several_server_processes_without_redis_fail_in_one_clear_line():
+    result = run_manage("check", env={**PRODUCTION, "WEB_CONCURRENCY": "2", "REDIS_URL": ""})
+    assert result.returncode == 2
+    assert "WEB_CONCURRENCY > 1" in result.stderr and "REDIS_URL" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_an_unreachable_database_is_one_clear_line():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

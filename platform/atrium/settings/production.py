@@ -12,6 +12,14 @@ if len(SECRET_KEY) < 50:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+if env_int("WEB_CONCURRENCY", 1) > 1 and not REDIS_URL:  # noqa: F405
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "WEB_CONCURRENCY > 1 runs several server processes, whose websockets need a shared channel layer: "
+        "set REDIS_URL"
+    )
+
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
