@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,16 @@ def api_client():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _close_request_thread_connections():
+    """Requests through the ASGI app run on pooled threads that keep their database connections; close
+    them after each test, so none outlives its test's data or blocks dropping the test database."""
+    yield
+    asgi_handler = sys.modules.get("atrium.asgi_handler")
+    if asgi_handler is not None:
+        asgi_handler.request_threads.close_connections()
 
 
 def pytest_sessionfinish(session, exitstatus):

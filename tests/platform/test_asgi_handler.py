@@ -48,6 +48,26 @@ def test_sequential_requests_reuse_a_pooled_thread_instead_of_starting_one_each(
     assert django_asgi_app.threads.started == started
 
 
+@pytest.mark.django_db(transaction=True)
+def test_idle_request_threads_keep_their_connection_until_told_to_close_it():
+    from django.db import connection
+
+    from atrium.asgi import application
+    from atrium.asgi_handler import request_threads
+
+    headers = [(b"host", b"localhost"), (b"authorization", b"Token atr_unknown")]
+    communicator = HttpCommunicator(application, "GET", "/api/studies/", headers=headers)
+    assert async_to_sync(communicator.get_response)()["status"] == 401  # after looking the token up
+
+    def is_open() -> bool:
+        return connection.connection is not None
+
+    idle = list(request_threads._idle)
+    assert any(executor.submit(is_open).result() for executor in idle)
+    request_threads.close_connections()
+    assert not any(executor.submit(is_open).result() for executor in idle)
+
+
 def test_request_threads_lend_each_executor_to_one_request_and_keep_a_bounded_few():
     from atrium.asgi_handler import RequestThreads
 
