@@ -107,6 +107,8 @@ def get_asgi_application() -> SyncChainASGIHandler:
     django.setup(set_prefix=False)
     handler = SyncChainASGIHandler()
     # Everything loaded so far (Django, the apps, the URL conf) lives as long as the process: out of the
-    # collector's sight, a full collection during a request walks only what requests made.
+    # collector's sight, a full collection during a request walks only what requests made. (Collected
+    # first, so no garbage of the start-up is frozen with it.)
+    gc.collect()
     gc.freeze()
     return handler
