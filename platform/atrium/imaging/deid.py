@@ -106,8 +106,9 @@ def _tags(keywords: tuple[str, ...]) -> tuple[BaseTag, ...]:
 
 
 # Tags looked up once: keyword access on a Dataset costs a dictionary lookup and a conversion each time.
+# Membership is tested on plain ints: pydicom's tag type compares in Python, a set of ints in C.
 _EMPTIED_TAGS = _tags(EMPTIED_ATTRIBUTES)
-_REMOVED_TAGS = frozenset(_tags(REMOVED_ATTRIBUTES))
+_REMOVED_TAGS = frozenset(int(tag) for tag in _tags(REMOVED_ATTRIBUTES))
 _UID_TAGS = _tags(UID_ATTRIBUTES)
 _REFERENCED_SERIES = Tag("ReferencedSeriesSequence")
 _SQ = "SQ"
@@ -140,18 +141,18 @@ def deidentify(ds: Dataset, salt: str) -> Dataset:
     alias = pseudonym(original_id, salt)
     ds.PatientName = alias
     ds.PatientID = alias
-    present = set(ds.keys())
+    present = {int(tag) for tag in ds.keys()}
     for tag in _EMPTIED_TAGS:
-        if tag in present:
+        if tag in present:  # BaseTag hashes as its int; `present` holds ints, so int equality decides
             ds[tag] = DataElement(tag, dictionary_VR(tag), "")  # replaced unread: no need to decode it
-    for tag in _REMOVED_TAGS & present:
-        del ds[tag]
+    for number in _REMOVED_TAGS & present:
+        del ds[Tag(number)]
     for tag in _UID_TAGS:
         if tag in present:
             value = _uid_text(ds, tag)
             if value:
                 ds[tag] = DataElement(tag, "UI", pseudonymous_uid(value, salt))
-    if _REFERENCED_SERIES in present:
+    if int(_REFERENCED_SERIES) in present:
         del ds[_REFERENCED_SERIES]
     meta = getattr(ds, "file_meta", None)
     if meta is not None and "MediaStorageSOPInstanceUID" in meta and "SOPInstanceUID" in ds:

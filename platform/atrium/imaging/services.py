@@ -10,6 +10,7 @@ import gc
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -128,22 +129,23 @@ def store_series(
     store = store or get_pixel_store()
     assembled: AssembledSeries = assemble(instances)
     first = instances[0].header
-    # Headers as DICOM JSON are worked out before anything is written, so the transaction
-    # only writes and a failure here leaves nothing behind.
-    headers = {inst.sop_uid: header_json(inst.header) for inst in instances}
-    syntaxes = {
-        inst.sop_uid: str(getattr(getattr(inst.header, "file_meta", None), "TransferSyntaxUID", ""))
-        for inst in instances
-    }
     key = store.new_key("series")
     color_key = store.new_key("color") if assembled.color is not None else ""
-    store.write(key, assembled.array)
-    if color_key:
-        store.write(color_key, assembled.color)  # type: ignore[arg-type]
-    original_keys = {
-        inst.sop_uid: _keep_original(store, inst) for inst in instances if inst.original is not None
-    }
+    # The arrays are written on a thread of their own while the headers become DICOM JSON and the rows
+    # are inserted (a file write releases the GIL); the transaction commits only once they are written,
+    # and on any failure the written files are removed.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixel-store-write")
+    written = writer.submit(_write_arrays, store, key, assembled.array, color_key, assembled.color)
+    original_keys: dict[str, str] = {}
     try:
+        headers = {inst.sop_uid: header_json(inst.header) for inst in instances}
+        syntaxes = {
+            inst.sop_uid: str(getattr(getattr(inst.header, "file_meta", None), "TransferSyntaxUID", ""))
+            for inst in instances
+        }
+        original_keys = {
+            inst.sop_uid: _keep_original(store, inst) for inst in instances if inst.original is not None
+        }
         with transaction.atomic():
             patient, _ = Patient.objects.get_or_create(
                 study=study,
@@ -209,11 +211,23 @@ def store_series(
                 vendor=series.manufacturer,
                 site=site,
             )
+            written.result()  # inside the transaction: a failed write rolls the rows back
     except BaseException:
+        wait([written])  # the writer must be done before its files are removed
         for stored in (key, color_key, *original_keys.values()):
             store.delete(stored)
         raise
+    finally:
+        writer.shutdown(wait=True)
     return series, case
+
+
+def _write_arrays(
+    store: PixelStore, key: str, array: np.ndarray, color_key: str, color: np.ndarray | None
+) -> None:
+    store.write(key, array)
+    if color_key:
+        store.write(color_key, color)  # type: ignore[arg-type]
 
 
 def _keep_original(store: PixelStore, inst: DecodedInstance) -> str:
