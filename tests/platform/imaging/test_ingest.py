@@ -114,6 +114,24 @@ def test_a_failed_series_transaction_leaves_no_array_behind(study, tmp_path: Pat
     assert Series.objects.count() == 0
 
 
+def test_a_failed_array_write_rolls_the_series_back_and_leaves_no_file(study, monkeypatch):
+    from atrium.imaging.pixel_store import PixelStore
+
+    real_write = PixelStore.write
+
+    def write_then_fail(self, key, array):
+        real_write(self, key, array)  # the file is there when the failure comes (a mirror upload, say)
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(PixelStore, "write", write_then_fail)
+    store = get_pixel_store()
+    before = set(store.root.rglob("*.npy")) if store.root.exists() else set()
+    with pytest.raises(OSError, match="no space"):
+        ingest_paths(study, [public_file("MR_small.dcm")])
+    assert set(store.root.rglob("*.npy")) == before
+    assert Series.objects.count() == 0 and Case.objects.count() == 0
+
+
 def test_originals_are_kept_only_when_the_study_opts_in(study, tmp_path: Path):
     source = tmp_path / "mr.dcm"
     shutil.copy(public_file("MR_small.dcm"), source)
