@@ -88,8 +88,8 @@ class SyncChainASGIHandler(ASGIHandler):
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request: HttpRequest) -> Any:
-        # thread_sensitive: the thread of this request's pooled thread (its ThreadSensitiveContext, opened in __call__), so
-        # the database connection the chain uses is the one request_started/finished look after.
+        # thread_sensitive: the pooled thread lent to this request (its ThreadSensitiveContext, opened in
+        # __call__), so the database connection the chain uses is the one request_started/finished look after.
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
     async def send_response(self, response: Any, send: Any) -> None:
