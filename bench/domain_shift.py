@@ -13,6 +13,14 @@ longer run at strength 1 (250 steps) or a weaker reversal (0.3) ended below sour
 became domain-invariant at the cost of the target's segmentation. The defaults were fixed before their
 result was seen; choosing them by the target's test Dice would use target labels.
 
+After the adversarial stage, self-training (ml.domain_adaptation.self_training): the adapted model labels
+the unlabelled target cines (with target BatchNorm statistics), a fresh student is trained on the source
+cines plus those pseudo-labels, and the student labels the next round; `dice_target_adapted` is the last
+student's. Three rounds, and the last student as trained (not re-normalised on the target), were chosen on
+the development vendor below (gap closed there: adversarial 0.32, then 0.57, 0.74, 0.77 after rounds 1-3)
+before GE was run (`--target canon --threads 1` reproduces them); `--self-training-rounds 0` gives the adversarial stage alone, which the JSON also
+reports under "ablation".
+
 Source and target batches go through the segmenter in passes of their own (per-domain BatchNorm batch
 statistics; `--joint-batches` gives the one joint pass). That choice was made on a development vendor that
 is not in this bench (a fourth synthetic look with its own non-monotonic contrast curve, target of the same
@@ -36,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml.data.cardiac_phantom import make_cardiac_cine
 from ml.domain_adaptation.batchnorm import recalibrate_batchnorm
 from ml.domain_adaptation.segmentation import adapt_segmenter, normalised_batch
+from ml.domain_adaptation.self_training import DEFAULT_ROUNDS, self_train_segmenter
 from ml.metrics.overlap import dice
 from ml.segmentation.fcn import fast
 from ml.segmentation.infer import segment_images
@@ -43,6 +52,23 @@ from ml.segmentation.train import train_segmenter
 
 THRESHOLDS = {"gap_closed": 0.5, "min_shift": 0.05}
 VENDORS = ("siemens", "philips", "ge")
+# The development vendor the self-training defaults were chosen on (`--target canon`): a fourth look, not
+# one of the platform's vendors, with its own non-monotonic contrast curve, correlated Gaussian noise and
+# heavy blur. Never the benchmark's target.
+DEVELOPMENT_VENDOR = "canon"
+
+
+def register_development_vendor() -> None:
+    import dataclasses
+
+    from ml.data import vendors
+
+    vendors.DISTINCT_VENDORS[DEVELOPMENT_VENDOR] = dataclasses.replace(
+        vendors.VENDORS["ge"], name="CANON", intensity_scale=0.95, intensity_gamma=1.0,
+        transfer_curve=((0.0, 0.1), (0.25, 0.45), (0.5, 0.35), (0.8, 0.85), (1.0, 0.8)),
+        noise_model="gaussian", noise_sigma=0.06, noise_correlation_px=1.0, blur_sigma=1.0,
+        bias_field_strength=0.25,
+    )  # fmt: skip
 
 
 def cines(vendor: str, seeds: range, size: int, n_slices: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,16 +93,25 @@ def mean_dice(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller images, fewer cines and steps")
-    ap.add_argument("--target", default="ge", choices=VENDORS, help="the held-out vendor")
+    ap.add_argument(
+        "--target", default="ge", choices=(*VENDORS, DEVELOPMENT_VENDOR),
+        help="the held-out vendor (canon: the development vendor, for choosing settings)",
+    )  # fmt: skip
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strength", type=float, default=1.0, help="final gradient-reversal factor")
     ap.add_argument("--adapt-steps", type=int, default=None)
     ap.add_argument(
+        "--self-training-rounds", type=int, default=DEFAULT_ROUNDS,
+        help="rounds of pseudo-labelling the target and training a student after the adversarial stage (0: off)",
+    )  # fmt: skip
+    ap.add_argument(
         "--joint-batches", action="store_true",
         help="one pass over source and target together (shared BatchNorm statistics), not one per domain",
     )  # fmt: skip
     args = ap.parse_args()
+    if args.target == DEVELOPMENT_VENDOR:
+        register_development_vendor()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     quick = args.quick
@@ -84,7 +119,7 @@ def main() -> None:
     n_source, n_target, n_test = (6, 8, 4) if quick else (12, 12, 6)
     steps, adapt_steps, batch = (300, 150, 8) if quick else (400, 300, 16)
     adapt_steps = args.adapt_steps or adapt_steps
-    sources = [v for v in VENDORS if v != args.target]
+    sources = [v for v in VENDORS if v != args.target][:2]
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
@@ -113,11 +148,24 @@ def main() -> None:
         batch_size=batch, lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
         separate_domains=not args.joint_batches,
     )  # fmt: skip
-    d_adapted = mean_dice(result.model, test_x, test_y)
+    d_adversarial = mean_dice(result.model, test_x, test_y)
     d_with_target_bn = mean_dice(recalibrate_batchnorm(result.model, normalised_batch(tgt_x)), test_x, test_y)
     d_bn_only = mean_dice(recalibrate_batchnorm(source_model, normalised_batch(tgt_x)), test_x, test_y)
     dom_acc = result.domain.recent_accuracy(20)
-    log(f"adapted: target dice {d_adapted:.3f}, final domain accuracy {dom_acc}")
+    log(f"adversarial: target dice {d_adversarial:.3f}, final domain accuracy {dom_acc}")
+
+    def student(images: np.ndarray, labels: np.ndarray, round_: int) -> torch.nn.Module:
+        model, _ = train_segmenter(images, labels, **common)  # type: ignore[arg-type]
+        log(f"self-training round {round_ + 1}: student trained on source + pseudo-labelled target")
+        return model
+
+    selftrained = self_train_segmenter(
+        result.model, src_x, src_y, tgt_x, train=student, rounds=args.self_training_rounds
+    )
+    d_adapted = mean_dice(selftrained.model, test_x, test_y)
+    log(
+        f"adapted (adversarial + {args.self_training_rounds} self-training rounds): target dice {d_adapted:.3f}"
+    )
 
     supervised, _ = train_segmenter(tgt_x, tgt_y, **common)  # type: ignore[arg-type]
     d_supervised = mean_dice(supervised, test_x, test_y)
@@ -132,10 +180,13 @@ def main() -> None:
         "gap_closed": None if gap_closed is None else round(gap_closed, 4),
         "baseline": {"dice_source_vendor_source_only": round(d_source_on_source, 4)},
         "ablation": {
+            "dice_target_adversarial_only": round(d_adversarial, 4),
             "dice_target_adapted_then_target_batchnorm": round(d_with_target_bn, 4),
             "dice_target_target_batchnorm_only": round(d_bn_only, 4),
         },
         "domain_accuracy_final": dom_acc,
+        "self_training_rounds": args.self_training_rounds,
+        "self_training_log": selftrained.rounds,
         "target_labels_used_by_adaptation": False,
         "source_vendors": sources,
         "target_vendor": args.target,

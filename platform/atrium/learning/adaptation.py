@@ -2,7 +2,8 @@
 
 Labelled source = the study's submitted reads (or reference labels) on cases from OTHER sites/vendors;
 unlabelled target = the images of the chosen site's/vendor's cases. The parent model is fine-tuned
-adversarially (ml.domain_adaptation) and registered as a new ModelVersion with the parent as lineage and
+adversarially (ml.domain_adaptation), then, for segmentation, self-trained on its own labels of the target
+images (pseudo-labels, SELF_TRAINING_ROUNDS rounds), and registered as a new ModelVersion with the parent as lineage and
 `adapted_to` in its config; its validation metrics are broken down by site and vendor, beside the parent's.
 Validation cases never train (their target labels only score the result). Pure orchestration over ml/.
 """
@@ -33,9 +34,13 @@ from atrium.studies.models import Case, Split, Study, TaskKind
 
 ADAPT_PARAMS = frozenset(
     {"family", "target_site", "target_vendor", "model_version", "max_steps", "max_seconds", "strength",
-     "seed", "source", "batch_size", "promote", "max_target_frames"}
+     "seed", "source", "batch_size", "promote", "max_target_frames", "self_training_rounds",
+     "self_training_steps"}
 )  # fmt: skip
 MIN_SOURCE_EXAMPLES = 4
+# Rounds of pseudo-label self-training after the adversarial stage (segmentation; see
+# ml.domain_adaptation.self_training for how the default was chosen).
+SELF_TRAINING_ROUNDS = 3
 ProgressFn = Callable[[float, str, dict[str, Any]], None]
 
 
@@ -52,6 +57,8 @@ class AdaptParams:
     source: str
     batch_size: int
     max_target_frames: int
+    self_training_rounds: int = 0
+    self_training_steps: int = 0
 
     @property
     def adapted_to(self) -> dict[str, str]:
@@ -105,6 +112,12 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
     family = params.get("family") or default_family(study)
     if family not in (ModelFamily.SEGMENTATION, ModelFamily.CLASSIFICATION):
         raise ValueError(f"family must be segmentation or classification, got {family!r}")
+    segmentation = family == ModelFamily.SEGMENTATION
+    rounds = _int(params, "self_training_rounds", SELF_TRAINING_ROUNDS if segmentation else 0, 0, 10)
+    if rounds and not segmentation:
+        raise ValueError(
+            "self_training_rounds applies to segmentation models; plane classifiers adapt adversarially"
+        )
     site, vendor = _text(params, "target_site"), _text(params, "target_vendor")
     if not site and not vendor:
         raise ValueError("give target_site or target_vendor: the site or scanner vendor to adapt to")
@@ -144,14 +157,18 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
     source = params.get("source", "annotations")
     if source not in ("annotations", "reference"):
         raise ValueError(f"source must be 'annotations' or 'reference', got {source!r}")
+    max_steps = _int(params, "max_steps", 200, 1, 100_000)
     return AdaptParams(
         family=family, target_site=site, target_vendor=vendor, parent=parent,
-        max_steps=_int(params, "max_steps", 200, 1, 100_000),
+        max_steps=max_steps,
         max_seconds=_float(params, "max_seconds", 300.0, 1.0, 86_400.0),
         strength=_float(params, "strength", 1.0, 0.0, 100.0),
         seed=_int(params, "seed", 0, 0, 2**31 - 1), source=source,
         batch_size=_int(params, "batch_size", 8, 1, 512),
         max_target_frames=_int(params, "max_target_frames", 512, 1, 100_000),
+        self_training_rounds=rounds,
+        # each student trains for twice the adversarial steps, as in bench/domain_shift.py
+        self_training_steps=_int(params, "self_training_steps", 2 * max_steps, 1, 200_000),
     )  # fmt: skip
 
 
@@ -166,7 +183,8 @@ def validated_adapt_params(study: Study, params: dict[str, Any]) -> dict[str, An
     out = dict(params)
     out.update(
         {"family": p.family, "model_version": p.parent.pk, "max_steps": p.max_steps, "max_seconds": p.max_seconds,
-         "strength": p.strength, "seed": p.seed, "source": p.source, "batch_size": p.batch_size}
+         "strength": p.strength, "seed": p.seed, "source": p.source, "batch_size": p.batch_size,
+         "self_training_rounds": p.self_training_rounds, "self_training_steps": p.self_training_steps}
     )  # fmt: skip
     return out
 
@@ -256,9 +274,12 @@ def adapt_for_study(
     )
     parent = load_model(p.parent)
     torch.manual_seed(p.seed)
+    self_training_log: list[dict[str, Any]] = []
+    # The adversarial stage fills the bar to 0.9, or to 0.5 when self-training rounds follow it.
+    adversarial_share = 0.5 if p.self_training_rounds else 0.9
 
     def on_progress(pr: Progress) -> None:
-        fraction = min(0.9, max(pr.step / p.max_steps, pr.elapsed_s / p.max_seconds))
+        fraction = adversarial_share * min(1.0, max(pr.step / p.max_steps, pr.elapsed_s / p.max_seconds))
         progress(
             fraction,
             f"step {pr.step}, loss {pr.loss:.4f}",
@@ -282,6 +303,9 @@ def adapt_for_study(
                 f"target frames {tgt.shape[1:]} differ in size from source frames {src_images.shape[1:]}"
             )
         result = adapt_segmenter(parent, src_images, src_labels, tgt, **common)
+        if p.self_training_rounds:
+            self_trained = _self_train(p, result.model, src_images, src_labels, tgt, progress, should_stop)
+            result.model, self_training_log = self_trained.model, self_trained.rounds
     else:
         from ml.classification.sononet import SonoNet
         from ml.domain_adaptation.classification import adapt_classifier
@@ -303,15 +327,60 @@ def adapt_for_study(
         **p.parent.config,
         "adapted_to": p.adapted_to,
         "adaptation": {
-            "method": "adversarial (Kamnitsas et al. 2017)", "taps": list(result.config.taps),
+            "method": "adversarial (Kamnitsas et al. 2017)"
+            + (" + pseudo-label self-training" if p.self_training_rounds else ""),
+            "taps": list(result.config.taps),
             "strength": p.strength, "steps": result.history.step, "stopped": result.history.stopped,
             "domain_accuracy_final": result.domain.recent_accuracy(20), "seed": p.seed, "source": p.source,
+            "self_training": {
+                "rounds": p.self_training_rounds, "steps_per_student": p.self_training_steps,
+                "log": self_training_log,
+            },
         },
         "job": job_id,
     }  # fmt: skip
     return register_model_version(
         study=study, family=p.family, model=model, config=config, training_set=source.annotation_versions,
         metrics=metrics, parent=p.parent, created_by=created_by,
+    )  # fmt: skip
+
+
+def _self_train(
+    p: AdaptParams, adapted: Any, src_images: np.ndarray, src_labels: np.ndarray, tgt: np.ndarray,
+    progress: ProgressFn, should_stop: Callable[[], bool],
+) -> Any:  # fmt: skip
+    """Pseudo-label self-training after the adversarial stage: each round a fresh segmenter of the parent's
+    architecture trains on the source labels plus the current model's labels of the target images."""
+    from atrium.learning.model_builders import segmenter_config
+    from ml.domain_adaptation.self_training import self_train_segmenter
+    from ml.segmentation.train import train_segmenter
+    from ml.training.trainer import Progress
+
+    arch, config = segmenter_config(p.parent.config)
+
+    def student(images: np.ndarray, labels: np.ndarray, round_: int) -> Any:
+        start = 0.5 + 0.4 * round_ / p.self_training_rounds
+
+        def on_progress(pr: Progress) -> None:
+            done = min(1.0, max(pr.step / p.self_training_steps, pr.elapsed_s / p.max_seconds))
+            progress(
+                start + 0.4 * done / p.self_training_rounds,
+                f"self-training round {round_ + 1}/{p.self_training_rounds}: step {pr.step}, loss {pr.loss:.4f}",
+                {"step": pr.step, "loss": pr.loss, "round": round_ + 1},
+            )
+
+        model, _ = train_segmenter(
+            images, labels, arch=arch, config=config, max_steps=p.self_training_steps,
+            max_seconds=p.max_seconds, eval_every=None, patience=None, val_fraction=0.0,
+            batch_size=p.batch_size, seed=p.seed + round_, restore_best=False, device=None,
+            progress=on_progress, should_stop=should_stop,
+        )  # fmt: skip
+        return model
+
+    progress(0.5, f"self-training: {p.self_training_rounds} rounds of pseudo-labelling the target", {})
+    return self_train_segmenter(
+        adapted, src_images, src_labels, tgt, train=student, rounds=p.self_training_rounds,
+        should_stop=should_stop,
     )  # fmt: skip
 
 

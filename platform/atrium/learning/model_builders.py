@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -17,19 +17,29 @@ def _as_tuples(data: dict[str, Any], cls: type) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
 
 
+def segmenter_config(config: dict[str, Any]) -> tuple[Literal["fcn", "unet"], Any]:
+    """(arch, FCNConfig or UNetConfig) of a 2D segmenter's version config."""
+    from ml.segmentation.fcn import FCNConfig
+    from ml.segmentation.unet import UNetConfig
+
+    arch = config.get("arch", "fcn")
+    if arch == "fcn":
+        return "fcn", FCNConfig(**_as_tuples(config.get("model", {}), FCNConfig))
+    if arch == "unet":
+        return "unet", UNetConfig(**_as_tuples(config.get("model", {}), UNetConfig))
+    raise ValueError(f"not a 2D segmenter: arch {arch!r}")
+
+
 def build_model(family: str, config: dict[str, Any]) -> nn.Module:
     if family == ModelFamily.SEGMENTATION:
-        from ml.segmentation.fcn import FCNConfig
         from ml.segmentation.train import build_segmenter
-        from ml.segmentation.unet import UNetConfig
 
         arch = config.get("arch", "fcn")
         if arch == "deepmedic":  # the 3D segmenter of short-axis stacks (atrium.learning.volume_segmenter)
             from ml.segmentation.deepmedic import deepmedic_from_config
 
             return deepmedic_from_config(config.get("model", {}))
-        cls = FCNConfig if arch == "fcn" else UNetConfig
-        return build_segmenter(arch, cls(**_as_tuples(config.get("model", {}), cls)))
+        return build_segmenter(*segmenter_config(config))
     if family == ModelFamily.CLASSIFICATION:
         from ml.classification.sononet import SonoNet, SonoNetConfig
 

@@ -49,6 +49,10 @@ def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_st
     assert child.config["adapted_to"] == {"vendor": vendor}
     assert child.config["model"] == parent.config["model"]  # same architecture, loadable like any version
     assert child.config["adaptation"]["steps"] == 2
+    self_training = child.config["adaptation"]["self_training"]  # the default for segmentation: 3 rounds
+    assert self_training["rounds"] == 3 and self_training["steps_per_student"] == 4
+    assert [r["round"] for r in self_training["log"]] == [1, 2, 3]
+    assert "self-training" in child.config["adaptation"]["method"]
     assert not child.promoted  # adapting to one site does not replace the study's serving model
     assert set(load_weights(child)) == set(load_weights(parent))
     metrics = child.metrics
@@ -98,6 +102,7 @@ def test_the_api_starts_an_adapt_job_with_defaults_filled_in(trained_study, peop
     params = response.json()["params"]
     parent = ModelVersion.objects.get(study=trained_study, family="segmentation")
     assert params["model_version"] == parent.pk and params["family"] == "segmentation"
+    assert params["self_training_rounds"] == 3 and params["self_training_steps"] == 2 * params["max_steps"]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +115,12 @@ def test_the_api_starts_an_adapt_job_with_defaults_filled_in(trained_study, peop
         ({"target_vendor": "SIEMENS", "model_version": 99999}, "model version 99999"),
         ({"target_vendor": "SIEMENS", "family": "reconstruction"}, "family"),
         ({"target_vendor": "SIEMENS", "promote": "yes"}, "promote"),
+        ({"target_vendor": "SIEMENS", "self_training_rounds": 11}, "self_training_rounds must be an integer"),
+        ({"target_vendor": "SIEMENS", "self_training_steps": 0}, "self_training_steps"),
+        (
+            {"target_vendor": "SIEMENS", "family": "classification", "self_training_rounds": 1},
+            "applies to segmentation models",
+        ),
     ],
 )
 def test_bad_adapt_params_get_a_400_naming_the_problem(trained_study, people, api_client, params, message):

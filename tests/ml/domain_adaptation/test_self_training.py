@@ -1,0 +1,94 @@
+"""Self-training: each round the current model's target labels (with target BatchNorm) train a new student."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ml.domain_adaptation.self_training import pseudo_labels, self_train_segmenter
+
+
+class ThresholdSegmenter(nn.Module):
+    """Labels a pixel `label` where the (normalised) image is above 0, else 0 (logits for 4 classes)."""
+
+    multiple = 1
+
+    def __init__(self, label: int) -> None:
+        super().__init__()
+        self.label = label
+        self.bn = nn.BatchNorm2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        on = (self.bn(x) > 0).float()
+        logits = torch.zeros(x.shape[0], 4, *x.shape[2:])
+        logits[:, self.label] = on[:, 0] * 10
+        logits[:, 0] = (1 - on[:, 0]) * 10
+        return logits
+
+
+def _images(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 8, 8), dtype=np.float32)
+    images[:, 2:6, 2:6] = 1.0  # a bright square on a dark background
+    return images + rng.normal(0, 0.01, images.shape).astype(np.float32)
+
+
+def test_each_round_trains_a_student_on_source_labels_and_the_current_models_target_labels():
+    source, target = _images(3, 0), _images(2, 1)
+    source_labels = np.zeros((3, 8, 8), dtype=np.int64)
+    source_labels[:, 2:6, 2:6] = 1
+    calls = []
+
+    def train(images: np.ndarray, labels: np.ndarray, round_: int) -> nn.Module:
+        calls.append((images.shape, labels.copy(), round_))
+        return ThresholdSegmenter(label=2 + round_ % 2)  # each student labels with its own class
+
+    result = self_train_segmenter(
+        ThresholdSegmenter(label=1), source, source_labels, target, train=train, rounds=3
+    )
+    assert [c[2] for c in calls] == [0, 1, 2]
+    assert all(shape == (5, 8, 8) for shape, _, _ in calls)
+    square = np.zeros((8, 8), dtype=bool)
+    square[2:6, 2:6] = True
+    for (_, labels, _), teacher_label in zip(calls, [1, 2, 3], strict=True):
+        np.testing.assert_array_equal(labels[:3], source_labels)  # the source keeps its own labels
+        for pseudo in labels[3:]:  # the target is labelled by the model of the round before
+            np.testing.assert_array_equal(pseudo, np.where(square, teacher_label, 0))
+    assert isinstance(result.model, ThresholdSegmenter) and result.model.label == 2  # the third student
+    assert [r["round"] for r in result.rounds] == [1, 2, 3]
+    assert result.rounds[0]["changed_fraction"] is None
+    assert result.rounds[1]["changed_fraction"] == pytest.approx(16 / 64)  # the square changed class
+    assert result.rounds[0]["foreground_fraction"] == pytest.approx(16 / 64)
+
+
+def test_no_rounds_return_the_teacher_and_bad_input_is_refused():
+    teacher = ThresholdSegmenter(label=1)
+    source, labels = _images(2, 0), np.zeros((2, 8, 8), dtype=np.int64)
+
+    def never(images: np.ndarray, labels: np.ndarray, round_: int) -> nn.Module:
+        raise AssertionError("no student should be trained")
+
+    assert (
+        self_train_segmenter(teacher, source, labels, _images(2, 1), train=never, rounds=0).model is teacher
+    )
+    with pytest.raises(ValueError, match="rounds"):
+        self_train_segmenter(teacher, source, labels, _images(2, 1), train=never, rounds=-1)
+    with pytest.raises(ValueError, match="differ"):
+        self_train_segmenter(teacher, source, labels, np.zeros((2, 4, 4), np.float32), train=never, rounds=1)
+    stop = self_train_segmenter(
+        teacher, source, labels, _images(2, 1), train=never, rounds=2, should_stop=lambda: True
+    )
+    assert stop.model is teacher and stop.rounds == []
+
+
+def test_pseudo_labels_use_target_batchnorm_statistics_and_leave_the_model_alone():
+    model = ThresholdSegmenter(label=1).eval()
+    with torch.no_grad():
+        model.bn.running_mean.fill_(5.0)  # statistics from elsewhere: with them nothing would be "on"
+    labels = pseudo_labels(model, _images(2, 3))
+    square = np.zeros((8, 8), dtype=bool)
+    square[2:6, 2:6] = True
+    np.testing.assert_array_equal(labels[0], np.where(square, 1, 0))  # re-estimated on the target
+    assert float(model.bn.running_mean) == 5.0  # on a copy
