@@ -3,7 +3,8 @@
 Labelled source = the study's submitted reads (or reference labels) on cases from OTHER sites/vendors;
 unlabelled target = the images of the chosen site's/vendor's cases. The parent model is fine-tuned
 adversarially (ml.domain_adaptation), then, for segmentation, self-trained on its own labels of the target
-images (pseudo-labels, SELF_TRAINING_ROUNDS rounds), and registered as a new ModelVersion with the parent as lineage and
+images (pseudo-labels, SELF_TRAINING_ROUNDS rounds; max_seconds bounds each stage: the adversarial one and
+each student), and registered as a new ModelVersion with the parent as lineage and
 `adapted_to` in its config; its validation metrics are broken down by site and vendor, beside the parent's.
 Validation cases never train (their target labels only score the result). Pure orchestration over ml/.
 """

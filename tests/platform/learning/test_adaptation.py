@@ -87,6 +87,7 @@ def test_the_job_page_shows_the_breakdown_and_the_study_page_the_form(trained_st
     assert f"vendor <strong>{vendor}</strong>" in page
     study_page = client.get(f"/studies/{trained_study.slug}/").content.decode()
     assert 'data-testid="adapt"' in study_page
+    assert 'name="self_training_rounds"' in study_page and 'value="3"' in study_page
     client.force_login(people.annotator)
     assert 'data-testid="adapt"' not in client.get(f"/studies/{trained_study.slug}/").content.decode()
 
