@@ -17,9 +17,9 @@ After the adversarial stage, self-training (ml.domain_adaptation.self_training):
 the unlabelled target cines (with target BatchNorm statistics), a fresh student is trained on the source
 cines plus those pseudo-labels, and the student labels the next round; `dice_target_adapted` is the last
 student's. Three rounds, and the last student as trained (not re-normalised on the target), were chosen on
-the development vendor below (gap closed there: adversarial 0.32, then 0.57, 0.74, 0.77 after rounds 1-3)
-before GE was run (`--target canon --threads 1` reproduces them); `--self-training-rounds 0` gives the adversarial stage alone, which the JSON also
-reports under "ablation".
+the development vendor `canon` (DEVELOPMENT_VENDOR; gap closed there: adversarial 0.32, then 0.57, 0.74,
+0.77 after rounds 1-3) before GE was run (`--target canon --threads 1` reproduces them).
+`--self-training-rounds 0` gives the adversarial stage alone, which the JSON also reports under "ablation".
 
 Source and target batches go through the segmenter in passes of their own (per-domain BatchNorm batch
 statistics; `--joint-batches` gives the one joint pass). That choice was made on a development vendor that

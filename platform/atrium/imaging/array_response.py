@@ -22,7 +22,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 PIECE = 1 << 22
 
 
-def _as_bytes_view(array: np.ndarray) -> np.ndarray:
+def little_endian_bytes(array: np.ndarray) -> np.ndarray:
     """A flat little-endian uint8 view of `array` (a copy only for big-endian or non-contiguous data)."""
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
@@ -34,7 +34,7 @@ class ArrayResponse(HttpResponse):
 
     def __init__(self, array: np.ndarray, **kwargs: Any) -> None:
         super().__init__(b"", **kwargs)
-        self._flat: np.ndarray | None = _as_bytes_view(array)
+        self._flat: np.ndarray | None = little_endian_bytes(array)
         self["Content-Length"] = str(self._flat.size)
 
     @property  # type: ignore[override]

@@ -11,7 +11,7 @@ import numpy as np
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from atrium.imaging.array_response import ArrayResponse
+from atrium.imaging.array_response import ArrayResponse, little_endian_bytes
 from atrium.imaging.frames import frame_array, frame_stack, frames_bytes, label_frame, series_meta
 from atrium.imaging.models import Series
 from atrium.imaging.rendering import IMAGE_FORMATS, apply_window, encode_image, webp_supported
@@ -160,10 +160,8 @@ def frame_range(request: HttpRequest, series_id: int) -> HttpResponse:
         if wanted is None:
             return cached_array(frames, etag, headers)
         first, last = wanted
-        if frames.dtype.byteorder == ">":
-            frames = frames.astype(frames.dtype.newbyteorder("<"))
         # Only the pages holding the asked-for bytes are read from the memory map.
-        response = cached_array(frames.reshape(-1).view(np.uint8)[first : last + 1], etag, headers)
+        response = cached_array(little_endian_bytes(frames)[first : last + 1], etag, headers)
         response.status_code = 206
         response["Content-Range"] = f"bytes {first}-{last}/{total_bytes}"
         return response

@@ -8,14 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from atrium.imaging.array_response import little_endian_bytes
 from atrium.imaging.models import Series
 from atrium.imaging.pixel_store import PixelStore, get_pixel_store
-
-
-def _little_endian(array: np.ndarray) -> np.ndarray:
-    if array.dtype.byteorder == ">":
-        return array.astype(array.dtype.newbyteorder("<"))
-    return array
 
 
 class _OpenArrays:
@@ -63,7 +58,7 @@ def frame_stack(series: Series, *, color: bool = False, store: PixelStore | None
 
 def frames_bytes(series: Series, start: int, stop: int, *, color: bool = False) -> bytes:
     """Raw little-endian bytes of frames [start, stop): one contiguous read of the memory map."""
-    return _little_endian(frame_stack(series, color=color)[start:stop]).tobytes()
+    return little_endian_bytes(frame_stack(series, color=color)[start:stop]).tobytes()
 
 
 def frame_array(series: Series, index: int, *, color: bool = False) -> np.ndarray:

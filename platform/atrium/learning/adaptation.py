@@ -280,7 +280,7 @@ def adapt_for_study(
     adversarial_share = 0.5 if p.self_training_rounds else 0.9
 
     def on_progress(pr: Progress) -> None:
-        fraction = adversarial_share * min(1.0, max(pr.step / p.max_steps, pr.elapsed_s / p.max_seconds))
+        fraction = adversarial_share * _done(pr, p.max_steps, p.max_seconds)
         progress(
             fraction,
             f"step {pr.step}, loss {pr.loss:.4f}",
@@ -346,6 +346,11 @@ def adapt_for_study(
     )  # fmt: skip
 
 
+def _done(pr: Any, max_steps: int, max_seconds: float) -> float:
+    """How far a training stage is, 0..1: by steps or by time, whichever limit is nearer."""
+    return float(min(1.0, max(pr.step / max_steps, pr.elapsed_s / max_seconds)))
+
+
 def _self_train(
     p: AdaptParams, adapted: Any, src_images: np.ndarray, src_labels: np.ndarray, tgt: np.ndarray,
     progress: ProgressFn, should_stop: Callable[[], bool],
@@ -363,9 +368,8 @@ def _self_train(
         start = 0.5 + 0.4 * round_ / p.self_training_rounds
 
         def on_progress(pr: Progress) -> None:
-            done = min(1.0, max(pr.step / p.self_training_steps, pr.elapsed_s / p.max_seconds))
             progress(
-                start + 0.4 * done / p.self_training_rounds,
+                start + 0.4 * _done(pr, p.self_training_steps, p.max_seconds) / p.self_training_rounds,
                 f"self-training round {round_ + 1}/{p.self_training_rounds}: step {pr.step}, loss {pr.loss:.4f}",
                 {"step": pr.step, "loss": pr.loss, "round": round_ + 1},
             )
