@@ -13,8 +13,10 @@ macro-F1 over all classes.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -37,7 +39,10 @@ class LearnerConfig:
     steps for a model trained from scratch (default: steps_per_round); mc_samples: MC-dropout passes for
     "bald"/"mc_variance" (0: skip); flips: horizontal flip as the TTA for "tta_variance"; warm_start:
     False retrains every round from the same initialisation for first_round_steps (every point of a curve is
-    then trained alike, and the whole-pool point matches the full-data reference)."""
+    then trained alike, and the whole-pool point matches the full-data reference); augment: "flip" (random
+    horizontal flips) or "affine" (flips, then a random rotation within +/- 15 degrees and zoom 0.9-1.1, as
+    the platform's trainer augments); balanced: draw training items so that every labelled class comes up
+    equally often (image-level labels only)."""
 
     steps_per_round: int = 60
     first_round_steps: int | None = None
@@ -49,6 +54,8 @@ class LearnerConfig:
     reduction: scoring.Reduction = "mean"
     seed: int = 0
     warm_start: bool = True
+    augment: Literal["flip", "affine"] = "flip"
+    balanced: bool = False
 
 
 class Learner:
@@ -80,15 +87,48 @@ class Learner:
     def augment(
         self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random horizontal flips (label maps flip with the image)."""
+        """Random horizontal flips, and with augment="affine" a random rotation and zoom per item (label maps
+        move with the image: nearest-neighbour, background outside)."""
         flip = torch.rand(len(x), generator=g) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         if self.per_pixel:
             y = torch.where(flip[:, None, None], y.flip(-1), y)
+        if self.config.augment == "affine":
+            x, y = self._affine(x, y, g)
+        return x, y
+
+    def _affine(
+        self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        n = len(x)
+        angle = (torch.rand(n, generator=g) * 2 - 1) * math.radians(15.0)
+        scale = 0.9 + 0.2 * torch.rand(n, generator=g)
+        c, s = torch.cos(angle) / scale, torch.sin(angle) / scale
+        zero = torch.zeros(n)
+        theta = torch.stack([torch.stack([c, -s, zero], 1), torch.stack([s, c, zero], 1)], 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        # Padding with the image's own minimum (its background after per-image normalisation), not 0.
+        low = x.amin(dim=(1, 2, 3), keepdim=True)
+        x = F.grid_sample(x - low, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + low
+        if self.per_pixel:
+            y = (
+                F.grid_sample(
+                    y[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False
+                )
+                .round()
+                .long()[:, 0]
+            )
         return x, y
 
     def evaluate(self, model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
         raise NotImplementedError
+
+    def _sampling_weights(self, y: torch.Tensor) -> torch.Tensor | None:
+        """Per-item weights that draw every labelled class equally often (classification); None: uniform."""
+        if y.ndim != 1:
+            return None
+        counts = torch.bincount(y)
+        return (1.0 / counts[y].double()).float()
 
     # -- shared
     def _inputs(self, x: np.ndarray) -> torch.Tensor:
@@ -114,8 +154,12 @@ class Learner:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=cfg.lr * 0.05)
         n = len(xs)
         bs = min(cfg.batch_size, n)
+        weights = self._sampling_weights(ys) if cfg.balanced else None
         for _ in range(steps):
-            idx = torch.randint(0, n, (bs,), generator=g)
+            if weights is None:
+                idx = torch.randint(0, n, (bs,), generator=g)
+            else:
+                idx = torch.multinomial(weights, bs, replacement=True, generator=g)
             xb, yb = self.augment(xs[idx], ys[idx], g)
             opt.zero_grad(set_to_none=True)
             loss = self.loss(model(xb.to(self.device)), yb.to(self.device))

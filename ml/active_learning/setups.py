@@ -2,7 +2,7 @@
 `simulate` job and bench/active_learning.py so that both measure the same thing.
 
 Segmentation: a narrow FCN (a few thousand parameters) on (N, H, W) images with H, W multiples of 16;
-classification: a narrow SonoNet on (N, H, W) frames already resized to its input size.
+classification: a narrow SonoNet (8 base features) on (N, H, W) frames already resized to its input size.
 """
 
 from __future__ import annotations
@@ -35,10 +35,15 @@ def classification_learner(
     n_classes: int,
     dropout: float = 0.3,
     input_size: tuple[int, int] = CLASSIFIER_INPUT,
+    features: int = 8,
     device: str = "cpu",
 ) -> Learner:
     net = SonoNetConfig(
-        features=4, n_classes=n_classes, adaptation_multiplier=2, dropout=dropout, input_size=input_size
+        features=features,
+        n_classes=n_classes,
+        adaptation_multiplier=2,
+        dropout=dropout,
+        input_size=input_size,
     )
     return ClassificationLearner(lambda: SonoNet(net), "features", config, n_classes=n_classes, device=device)
 

@@ -196,7 +196,12 @@ def _learners(settings: SimulationSettings, n_classes: int) -> Callable[[], Any]
     mc = bool(set(settings.strategies) & MC_STRATEGIES)
     base: dict[str, Any] = {"seed": settings.seed, "batch_size": 8}
     if settings.family == ModelFamily.SEGMENTATION:
+        # Flips, rotations and zooms, as the platform's trainer and bench/active_learning.py augment.
         base["reduction"] = "foreground"
+        base["augment"] = "affine"
+    else:
+        # Batches that draw every labelled plane equally often (rare planes would otherwise be under-learnt).
+        base["balanced"] = True
 
     def build(config: Any) -> Any:
         if settings.family == ModelFamily.SEGMENTATION:

@@ -233,3 +233,50 @@ def test_a_learner_warm_starts_from_the_previous_model_only_when_asked(warm_star
     for a, b in zip(again.parameters(), expected.parameters(), strict=True):
         assert torch.equal(a, b)
     assert learner.warm_start is warm_start
+
+
+def test_affine_augmentation_moves_the_label_map_with_the_image() -> None:
+    import torch
+
+    # A bright square on a dark background, labelled 1 where bright: after any rotation and zoom, the
+    # label must still be 1 exactly where the image is bright (nearest-neighbour labels, bilinear image).
+    img = np.zeros((6, 32, 32), dtype=np.float32)
+    img[:, 10:22, 8:20] = 1.0
+    lab = (img > 0.5).astype(np.int64)
+    learner = SegmentationLearner(lambda: FCN(tiny()), "fuse", LearnerConfig(augment="affine"), device="cpu")
+    x = learner._inputs(img)
+    g = torch.Generator().manual_seed(0)
+    xa, ya = learner.augment(x, torch.as_tensor(lab), g)
+    assert xa.shape == x.shape and ya.shape == (6, 32, 32) and ya.dtype == torch.int64
+    assert not torch.equal(ya, torch.as_tensor(lab))  # rotated and zoomed
+    bright = xa[:, 0] > (x.amin() + x.amax()) / 2
+    agree = (bright == (ya == 1)).float().mean(dim=(1, 2))
+    assert float(agree.min()) > 0.97  # only pixels on the square's edge may differ
+    # The padding is the image's own background, not 0 (which is above it after normalisation).
+    assert torch.allclose(xa[:, 0, 0, 0], x[:, 0, 0, 0], atol=1e-5)
+    # "flip" only mirrors: the label is exactly the mirrored or the original map.
+    flip_only = SegmentationLearner(lambda: FCN(tiny()), "fuse", LearnerConfig(), device="cpu")
+    _, yf = flip_only.augment(x, torch.as_tensor(lab), torch.Generator().manual_seed(0))
+    for a, b in zip(yf, torch.as_tensor(lab), strict=True):
+        assert torch.equal(a, b) or torch.equal(a, b.flip(-1))
+
+
+def test_balanced_batches_draw_every_labelled_class_equally_often() -> None:
+    import torch
+
+    from ml.active_learning.learners import ClassificationLearner
+
+    learner = ClassificationLearner(
+        lambda: torch.nn.Identity(), "", LearnerConfig(balanced=True), n_classes=3, device="cpu"
+    )
+    y = torch.tensor([0] * 90 + [1] * 9 + [2])  # 90 %, 9 %, 1 %
+    w = learner._sampling_weights(y)
+    assert w is not None
+    # By hand: each class's items share 1/count, so each class carries the same total weight.
+    per_class = [float(w[y == c].sum()) for c in range(3)]
+    assert np.allclose(per_class, [1.0, 1.0, 1.0])
+    draws = torch.multinomial(w, 30_000, replacement=True, generator=torch.Generator().manual_seed(0))
+    share = np.bincount(y[draws].numpy(), minlength=3) / 30_000
+    assert np.allclose(share, [1 / 3, 1 / 3, 1 / 3], atol=0.02)
+    # Label maps (segmentation) are drawn uniformly.
+    assert learner._sampling_weights(torch.zeros(4, 8, 8, dtype=torch.int64)) is None
