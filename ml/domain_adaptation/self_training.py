@@ -3,9 +3,16 @@
 Each round, the current model (first the adversarially adapted one) labels the unlabelled target images,
 with its BatchNorm statistics re-estimated on them (`recalibrate_batchnorm`): these are the pseudo-labels.
 A fresh student is then trained on the labelled source images together with the pseudo-labelled target
-images, and becomes the model of the next round. No target label is used. The number of rounds (3) and
-the final model (the last student as trained) were chosen on a development vendor outside the benchmark
-(see bench/domain_shift.py).
+images, and becomes the model of the next round. No target label is used.
+
+The first round may also ask a co-teacher, the source model before adaptation: the pseudo-labels are then
+the most likely class of the two models' averaged probabilities (each with target BatchNorm statistics).
+The adversarial stage is unstable (on one development run it ended far below the source model), and the
+average hedges it.
+
+The number of rounds (3), the co-teacher, the students' budget (twice the source model's steps) and the
+final model (the last student as trained) were chosen on a development vendor outside the benchmark (see
+bench/domain_shift.py).
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from torch import nn
 
 from ml.domain_adaptation.batchnorm import recalibrate_batchnorm
 from ml.domain_adaptation.segmentation import normalised_batch
-from ml.segmentation.infer import segment_images
+from ml.segmentation.infer import crop_padding, prepare_batch
+from ml.training.inference import prepare_for_inference
 
 DEFAULT_ROUNDS = 3
 
@@ -38,13 +46,37 @@ class SelfTrainingResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
 
 
-def pseudo_labels(
-    model: nn.Module, target_images: np.ndarray, device: torch.device | None = None
+@torch.inference_mode()
+def target_probabilities(
+    model: nn.Module, target_images: np.ndarray, device: torch.device | None = None, batch_size: int = 16
 ) -> np.ndarray:
-    """(M, H, W) labels of the target images by `model` with target BatchNorm statistics (model untouched)."""
+    """(M, K, H, W) softmax probabilities of `model` on the target images, with its BatchNorm statistics
+    re-estimated on them (the model itself is untouched)."""
     dev = device or torch.device("cpu")
-    labeller = recalibrate_batchnorm(model, normalised_batch(np.asarray(target_images)).to(dev))
-    return np.asarray(segment_images(labeller, np.asarray(target_images), dev), dtype=np.int64)
+    images = np.asarray(target_images)
+    labeller = recalibrate_batchnorm(model, normalised_batch(images).to(dev))
+    net = prepare_for_inference(labeller, dev)
+    multiple = int(getattr(net, "multiple", 16))
+    imgs = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    out = []
+    for i in range(0, len(imgs), batch_size):
+        x, pad = prepare_batch(imgs[i : i + batch_size].to(dev), multiple)
+        out.append(crop_padding(torch.softmax(net(x).float(), dim=1), pad).cpu().numpy())
+    return np.concatenate(out)
+
+
+def pseudo_labels(
+    model: nn.Module,
+    target_images: np.ndarray,
+    device: torch.device | None = None,
+    co_teacher: nn.Module | None = None,
+) -> np.ndarray:
+    """(M, H, W) labels of the target images by `model` with target BatchNorm statistics (model untouched);
+    with a co_teacher, the most likely class of the two models' averaged probabilities."""
+    probs = target_probabilities(model, target_images, device)
+    if co_teacher is not None:
+        probs = 0.5 * (probs + target_probabilities(co_teacher, target_images, device))
+    return probs.argmax(axis=1).astype(np.int64)
 
 
 def self_train_segmenter(
@@ -55,13 +87,15 @@ def self_train_segmenter(
     *,
     train: TrainStudent,
     rounds: int = DEFAULT_ROUNDS,
+    co_teacher: nn.Module | None = None,
     device: torch.device | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> SelfTrainingResult:
     """`rounds` rounds of pseudo-labelling the target and training a student on source + target.
 
     source_images/labels: (N, H, W) with labels; target_images: (M, H, W), no labels, same H, W.
-    `train` builds and trains a new model (the caller picks its architecture and budget).
+    `train` builds and trains a new model (the caller picks its architecture and budget); co_teacher
+    (e.g. the source model the teacher was adapted from) labels the first round together with the teacher.
     """
     if rounds < 0:
         raise ValueError(f"rounds must be 0 or more, got {rounds}")
@@ -76,7 +110,7 @@ def self_train_segmenter(
     for r in range(rounds):
         if should_stop is not None and should_stop():
             break
-        labels = pseudo_labels(model, target_images, device)
+        labels = pseudo_labels(model, target_images, device, co_teacher if r == 0 else None)
         log.append(
             {
                 "round": r + 1,

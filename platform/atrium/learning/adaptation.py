@@ -305,7 +305,9 @@ def adapt_for_study(
             )
         result = adapt_segmenter(parent, src_images, src_labels, tgt, **common)
         if p.self_training_rounds:
-            self_trained = _self_train(p, result.model, src_images, src_labels, tgt, progress, should_stop)
+            self_trained = _self_train(
+                p, result.model, parent, src_images, src_labels, tgt, progress, should_stop
+            )
             result.model, self_training_log = self_trained.model, self_trained.rounds
     else:
         from ml.classification.sononet import SonoNet
@@ -335,6 +337,7 @@ def adapt_for_study(
             "domain_accuracy_final": result.domain.recent_accuracy(20), "seed": p.seed, "source": p.source,
             "self_training": {
                 "rounds": p.self_training_rounds, "steps_per_student": p.self_training_steps,
+                "first_round_co_teacher": "parent" if p.self_training_rounds else None,
                 "log": self_training_log,
             },
         },
@@ -352,11 +355,12 @@ def _done(pr: Any, max_steps: int, max_seconds: float) -> float:
 
 
 def _self_train(
-    p: AdaptParams, adapted: Any, src_images: np.ndarray, src_labels: np.ndarray, tgt: np.ndarray,
-    progress: ProgressFn, should_stop: Callable[[], bool],
+    p: AdaptParams, adapted: Any, parent: Any, src_images: np.ndarray, src_labels: np.ndarray,
+    tgt: np.ndarray, progress: ProgressFn, should_stop: Callable[[], bool],
 ) -> Any:  # fmt: skip
     """Pseudo-label self-training after the adversarial stage: each round a fresh segmenter of the parent's
-    architecture trains on the source labels plus the current model's labels of the target images."""
+    architecture trains on the source labels plus the current model's labels of the target images; the
+    first round's labels average the adapted model's and the parent's probabilities."""
     from atrium.learning.model_builders import segmenter_config
     from ml.domain_adaptation.self_training import self_train_segmenter
     from ml.segmentation.train import train_segmenter
@@ -385,7 +389,7 @@ def _self_train(
     progress(0.5, f"self-training: {p.self_training_rounds} rounds of pseudo-labelling the target", {})
     return self_train_segmenter(
         adapted, src_images, src_labels, tgt, train=student, rounds=p.self_training_rounds,
-        should_stop=should_stop,
+        co_teacher=parent, should_stop=should_stop,
     )  # fmt: skip
 
 

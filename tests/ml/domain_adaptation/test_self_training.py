@@ -92,3 +92,35 @@ def test_pseudo_labels_use_target_batchnorm_statistics_and_leave_the_model_alone
     square[2:6, 2:6] = True
     np.testing.assert_array_equal(labels[0], np.where(square, 1, 0))  # re-estimated on the target
     assert float(model.bn.running_mean) == 5.0  # on a copy
+
+
+class ConstantSegmenter(nn.Module):
+    """The same 4-class logits at every pixel."""
+
+    multiple = 1
+
+    def __init__(self, logits: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("logits", torch.tensor(logits))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits[None, :, None, None].expand(x.shape[0], 4, *x.shape[2:]).clone()
+
+
+def test_a_co_teacher_averages_probabilities_with_the_teacher_in_the_first_round_only():
+    # By hand: softmax(0, 3, 2, 0) = (0.034, 0.682, 0.251, 0.034); softmax(0, 0, 3, 0) = (0.043, 0.043,
+    # 0.870, 0.043). The teacher alone says 1, the co-teacher 2; their average (0.362 for 1, 0.561 for 2) 2.
+    teacher, co = ConstantSegmenter([0, 3, 2, 0]), ConstantSegmenter([0, 0, 3, 0])
+    target = _images(2, 1)
+    assert (pseudo_labels(teacher, target) == 1).all()
+    assert (pseudo_labels(co, target) == 2).all()
+    assert (pseudo_labels(teacher, target, co_teacher=co) == 2).all()
+    seen = []
+
+    def train(images: np.ndarray, labels: np.ndarray, round_: int) -> nn.Module:
+        seen.append(np.unique(labels[len(images) - len(target) :]).tolist())
+        return ConstantSegmenter([0, 0, 0, 5])  # the student labels 3
+
+    source, source_labels = _images(3, 0), np.zeros((3, 8, 8), dtype=np.int64)
+    self_train_segmenter(teacher, source, source_labels, target, train=train, rounds=2, co_teacher=co)
+    assert seen == [[2], [3]]  # round 1: the average; round 2: the student alone
