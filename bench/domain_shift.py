@@ -24,8 +24,9 @@ and the source model's probabilities (a co-teacher), and students train for twic
 (the platform's default; they see source and target). Gap closed on canon after round 3, without / with
 both: quick, training seed 0: 0.74 / 0.89; quick, seed 1: 0.74 / 0.82 (twice the steps alone 0.56, the
 co-teacher alone 0.81); full, seed 0, where the adversarial stage had collapsed to -1.55: twice the steps
-alone 0.26, both 0.45. On GE they did not help: the full run (--threads 1) closed 0.45 of the gap before
-them and 0.40 after, the quick run 0.45 both times. Canon did not predict GE here.
+alone 0.26, both 0.45. On GE they did not help: the full run (both with --threads 1) closed 0.45 of the
+gap before them and 0.40 after; the quick run 0.454 before (2 threads) and 0.448 after (1 thread). Canon
+did not predict GE here.
 `--self-training-rounds 0` gives the adversarial stage alone, which the JSON also reports under "ablation".
 
 Source and target batches go through the segmenter in passes of their own (per-domain BatchNorm batch
