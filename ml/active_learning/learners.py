@@ -25,6 +25,7 @@ from torch import nn
 
 from ml.active_learning import scoring
 from ml.active_learning.strategies import PoolPrediction
+from ml.data.transforms import rotation_zoom_theta, warp_batch
 from ml.metrics.agreement import macro_f1
 from ml.training.devices import pick_device
 from ml.training.inference import normalise_per_image
@@ -103,22 +104,10 @@ class Learner:
         n = len(x)
         angle = (torch.rand(n, generator=g) * 2 - 1) * math.radians(15.0)
         scale = 0.9 + 0.2 * torch.rand(n, generator=g)
-        c, s = torch.cos(angle) / scale, torch.sin(angle) / scale
-        zero = torch.zeros(n)
-        theta = torch.stack([torch.stack([c, -s, zero], 1), torch.stack([s, c, zero], 1)], 1)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         # Padding with the image's own minimum (its background after per-image normalisation), not 0.
         low = x.amin(dim=(1, 2, 3), keepdim=True)
-        x = F.grid_sample(x - low, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + low
-        if self.per_pixel:
-            y = (
-                F.grid_sample(
-                    y[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False
-                )
-                .round()
-                .long()[:, 0]
-            )
-        return x, y
+        warped, labels = warp_batch(x - low, y if self.per_pixel else None, rotation_zoom_theta(angle, scale))
+        return warped + low, y if labels is None else labels
 
     def evaluate(self, model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
         raise NotImplementedError

@@ -30,23 +30,36 @@ def _uniform(lo: float, hi: float, generator: torch.Generator | None) -> float:
     return lo + (hi - lo) * float(torch.rand((), generator=generator))
 
 
+def rotation_zoom_theta(angle_rad: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """(N, 2, 3) float32 affine_grid matrices rotating by angle_rad and zooming by scale (each (N,)) about
+    the image centre. affine_grid maps output coordinates to input coordinates, hence the inverse zoom."""
+    c, s = torch.cos(angle_rad.double()) / scale.double(), torch.sin(angle_rad.double()) / scale.double()
+    zero = torch.zeros_like(c)
+    return torch.stack([torch.stack([c, -s, zero], 1), torch.stack([s, c, zero], 1)], 1).float()
+
+
+def warp_batch(
+    images: torch.Tensor, labels: torch.Tensor | None, theta: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """images (N, C, H, W), labels (N, H, W) or None, theta (N, 2, 3): bilinear for the images, nearest for
+    the labels; pixels from outside the image are 0."""
+    grid = F.affine_grid(theta, [len(images), 1, *images.shape[-2:]], align_corners=False)
+    img = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    lab = None
+    if labels is not None:
+        lab_f = F.grid_sample(
+            labels[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False
+        )
+        lab = lab_f[:, 0].round().to(labels.dtype)
+    return img.to(images.dtype), lab
+
+
 def affine_warp(image: torch.Tensor, label: torch.Tensor | None, angle_rad: float, scale: float) -> Sample:
     """Rotate by angle and zoom by scale about the image centre. Bilinear for the image, nearest for the
     label; pixels from outside the image are 0 (background)."""
-    c, s = math.cos(angle_rad), math.sin(angle_rad)
-    # affine_grid maps output coordinates to input coordinates, so use the inverse zoom.
-    theta = torch.tensor([[c / scale, -s / scale, 0.0], [s / scale, c / scale, 0.0]], dtype=torch.float32)
-    h, w = image.shape[-2:]
-    grid = F.affine_grid(theta[None], [1, 1, h, w], align_corners=False)
-    img = F.grid_sample(
-        image[None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False
-    )[0]
-    lab = None
-    if label is not None:
-        lab_f = label[None, None].float()
-        lab = F.grid_sample(lab_f, grid, mode="nearest", padding_mode="zeros", align_corners=False)[0, 0]
-        lab = lab.round().to(label.dtype)
-    return Sample(img.to(image.dtype), lab)
+    theta = rotation_zoom_theta(torch.tensor([angle_rad]), torch.tensor([scale]))
+    img, lab = warp_batch(image[None], None if label is None else label[None], theta)
+    return Sample(img[0], None if lab is None else lab[0])
 
 
 class RandomAffine:

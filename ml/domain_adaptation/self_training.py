@@ -27,8 +27,7 @@ from torch import nn
 
 from ml.domain_adaptation.batchnorm import recalibrate_batchnorm
 from ml.domain_adaptation.segmentation import normalised_batch
-from ml.segmentation.infer import crop_padding, prepare_batch
-from ml.training.inference import prepare_for_inference
+from ml.segmentation.infer import segment_probabilities
 
 DEFAULT_ROUNDS = 3
 
@@ -46,23 +45,15 @@ class SelfTrainingResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
 
 
-@torch.inference_mode()
 def target_probabilities(
-    model: nn.Module, target_images: np.ndarray, device: torch.device | None = None, batch_size: int = 16
+    model: nn.Module, target_images: np.ndarray, device: torch.device | None = None
 ) -> np.ndarray:
     """(M, K, H, W) softmax probabilities of `model` on the target images, with its BatchNorm statistics
     re-estimated on them (the model itself is untouched)."""
     dev = device or torch.device("cpu")
     images = np.asarray(target_images)
     labeller = recalibrate_batchnorm(model, normalised_batch(images).to(dev))
-    net = prepare_for_inference(labeller, dev)
-    multiple = int(getattr(net, "multiple", 16))
-    imgs = torch.as_tensor(np.asarray(images, dtype=np.float32))
-    out = []
-    for i in range(0, len(imgs), batch_size):
-        x, pad = prepare_batch(imgs[i : i + batch_size].to(dev), multiple)
-        out.append(crop_padding(torch.softmax(net(x).float(), dim=1), pad).cpu().numpy())
-    return np.concatenate(out)
+    return segment_probabilities(labeller, images, dev)
 
 
 def pseudo_labels(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,6 +37,19 @@ def prepare_batch(images: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tu
     return ((x - mean) / (std + 1e-6)).unsqueeze(1), pad
 
 
+def _batched_logits(
+    model: nn.Module, images: np.ndarray | torch.Tensor, device: torch.device, batch_size: int, prepared: bool
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """(start index, (B, K, H, W) logits cropped to the images' size) per batch of (N, H, W) images."""
+    net = model if prepared else prepare_for_inference(model, device)
+    multiple = int(getattr(net, "multiple", 16))
+    imgs = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    for i in range(0, len(imgs), batch_size):
+        x, pad = prepare_batch(imgs[i : i + batch_size].to(device), multiple)
+        x = x.contiguous(memory_format=torch.channels_last)
+        yield i, crop_padding(net(x), pad)
+
+
 @torch.inference_mode()
 def segment_images(
     model: nn.Module,
@@ -44,16 +59,26 @@ def segment_images(
     prepared: bool = False,
 ) -> np.ndarray:
     """(N, H, W) images -> (N, H, W) uint8 labels. `prepared`: the model is already an inference copy."""
-    net = model if prepared else prepare_for_inference(model, device)
-    multiple = int(getattr(net, "multiple", 16))
-    imgs = torch.as_tensor(np.asarray(images, dtype=np.float32))
-    out = np.empty(imgs.shape, dtype=np.uint8)
-    for i in range(0, len(imgs), batch_size):
-        x, pad = prepare_batch(imgs[i : i + batch_size].to(device), multiple)
-        x = x.contiguous(memory_format=torch.channels_last)
-        logits = net(x)
-        out[i : i + batch_size] = crop_padding(logits.argmax(dim=1), pad).to(torch.uint8).cpu().numpy()
+    out = np.empty(np.shape(images), dtype=np.uint8)
+    for i, logits in _batched_logits(model, images, device, batch_size, prepared):
+        out[i : i + len(logits)] = logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
     return out
+
+
+@torch.inference_mode()
+def segment_probabilities(
+    model: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    device: torch.device,
+    batch_size: int = 16,
+    prepared: bool = False,
+) -> np.ndarray:
+    """(N, H, W) images -> (N, K, H, W) float32 softmax probabilities (as segment_images, before argmax)."""
+    parts = [
+        torch.softmax(logits.float(), dim=1).cpu().numpy()
+        for _, logits in _batched_logits(model, images, device, batch_size, prepared)
+    ]
+    return np.concatenate(parts)
 
 
 def segment_cine(
