@@ -96,8 +96,16 @@ class SyncChainASGIHandler(ASGIHandler):
         from atrium.imaging.array_response import ArrayResponse
 
         if isinstance(response, ArrayResponse):
-            response = response.as_streaming()
+            response = response.as_streaming(buffers=server_takes_buffers(send))
         await super().send_response(response, send)
+
+
+def server_takes_buffers(send: Any) -> bool:
+    """Whether `send` is uvicorn's, which hands a body message's buffer to its transport as it is (httptools:
+    transport.write; h11: joined with the framing), so a memoryview goes out without a copy. The ASGI spec
+    asks for bytes, and other servers (daphne, test communicators) get bytes."""
+    owner = type(getattr(send, "__self__", None))
+    return owner.__module__.startswith("uvicorn.protocols.http.")
 
 
 def get_asgi_application() -> SyncChainASGIHandler:

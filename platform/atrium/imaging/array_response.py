@@ -6,7 +6,10 @@ not memcpy speed) and the server then holds two copies. Sent in pieces of PIECE 
 small, reused allocations made while the socket drains the previous piece.
 
 Under ASGI (atrium.asgi_handler) the body goes out in pieces; anywhere else (the test client, WSGI,
-middleware reading `.content`) it is the same bytes, materialised on demand.
+middleware reading `.content`) it is the same bytes, materialised on demand. Where the server is known to
+write any buffer it is given (uvicorn, see atrium.asgi_handler.server_takes_buffers), the pieces are
+memoryviews of the map itself: no copy in user space at all, the kernel reads the pages straight from the
+page cache into the socket.
 """
 
 from __future__ import annotations
@@ -61,14 +64,36 @@ class ArrayResponse(HttpResponse):
     def __iter__(self) -> Iterator[bytes]:
         return self.pieces()
 
-    def as_streaming(self) -> StreamingHttpResponse:
-        """The same status, headers and cookies, with the body as an async iterator of pieces."""
+    def views(self) -> Iterator[memoryview]:
+        """The body as memoryviews of the array, PIECE bytes each (the map stays alive while they do)."""
+        flat = self._flat
+        if flat is None:
+            yield memoryview(self.content)
+            return
+        whole = flat.data
+        for start in range(0, flat.size, PIECE):
+            yield whole[start : start + PIECE]
 
-        async def body() -> AsyncIterator[bytes]:
-            for piece in self.pieces():
+    def as_streaming(self, *, buffers: bool = False) -> StreamingHttpResponse:
+        """The same status, headers and cookies, with the body as an async iterator of pieces: bytes, or
+        with buffers=True memoryviews of the array (for a server that writes buffers as they are)."""
+
+        async def body() -> AsyncIterator[bytes | memoryview]:
+            for piece in self.views() if buffers else self.pieces():
                 yield piece
 
-        streaming = StreamingHttpResponse(body(), status=self.status_code, reason=self.reason_phrase)
+        kind = BufferStreamingResponse if buffers else StreamingHttpResponse
+        streaming = kind(body(), status=self.status_code, reason=self.reason_phrase)
         streaming.headers = self.headers
         streaming.cookies = self.cookies
         return streaming
+
+
+class BufferStreamingResponse(StreamingHttpResponse):
+    """A streaming response whose memoryview pieces pass through as they are (Django's make_bytes would copy
+    each into a new bytes object)."""
+
+    def make_bytes(self, value: Any) -> Any:
+        if isinstance(value, memoryview):
+            return value
+        return super().make_bytes(value)

@@ -99,3 +99,99 @@ def test_a_frame_range_through_asgi_arrives_whole_in_pieces(monkeypatch, people,
     np.testing.assert_array_equal(
         np.frombuffer(b"".join(bodies), dtype="<u2").reshape(5, 20, 30), stored[1:6]
     )
+
+
+def test_views_are_pieces_of_the_array_itself_not_copies(monkeypatch):
+    monkeypatch.setattr(array_response, "PIECE", 7)
+    array = np.arange(30, dtype="<u2").reshape(3, 10)
+    response = ArrayResponse(array)
+    views = list(response.views())
+    assert all(isinstance(v, memoryview) for v in views)
+    assert [v.nbytes for v in views] == [7] * 8 + [4]
+    assert b"".join(views) == array.tobytes()
+    assert all(np.shares_memory(np.frombuffer(v, dtype=np.uint8), array) for v in views)
+
+
+def test_as_streaming_with_buffers_passes_memoryviews_through():
+    array = np.arange(10, dtype=np.uint8)
+    streaming = ArrayResponse(array, status=206).as_streaming(buffers=True)
+    assert streaming.status_code == 206 and streaming["Content-Length"] == "10"
+
+    async def parts() -> list:
+        return [part async for part in streaming.streaming_content]
+
+    got = async_to_sync(parts)()
+    assert all(isinstance(p, memoryview) for p in got)  # Django's make_bytes would have copied to bytes
+    assert b"".join(got) == array.tobytes()
+
+
+def test_only_uvicorns_send_is_trusted_with_buffers():
+    from uvicorn.protocols.http import h11_impl, httptools_impl
+
+    from atrium.asgi_handler import server_takes_buffers
+
+    for module in (httptools_impl, h11_impl):
+        cycle = object.__new__(module.RequestResponseCycle)
+        assert server_takes_buffers(cycle.send)
+
+    async def plain_send(message: dict) -> None:
+        return None
+
+    communicator = ApplicationCommunicator(lambda *a: None, {"type": "http"})
+    assert not server_takes_buffers(plain_send)
+    assert not server_takes_buffers(communicator.output_queue.put)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("protocol", "loop"), [("httptools", "uvloop"), ("h11", "asyncio")])
+def test_a_frame_range_through_a_real_uvicorn_goes_out_as_views_of_the_map(
+    monkeypatch, people, study, protocol, loop
+):
+    import http.client
+    import threading
+    import time
+
+    import uvicorn
+
+    from atrium.asgi import application
+
+    monkeypatch.setattr(array_response, "PIECE", 1000)
+    sent_as_views = []
+    original_views = ArrayResponse.views
+
+    def spy(self):
+        sent_as_views.append(True)
+        return original_views(self)
+
+    monkeypatch.setattr(ArrayResponse, "views", spy)
+    series = SeriesFactory(shape=[2, 3, 20, 30], dtype="uint16")
+    CaseFactory(study=study, series=series)
+    client = Client()
+    client.force_login(people.annotator)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=0, http=protocol, loop=loop, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        conn.request("GET", f"/api/series/{series.pk}/frames/?start=1&stop=6", headers={"Cookie": cookie})
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+    finally:
+        server.should_exit = True
+        thread.join(20)
+    assert response.status == 200, body[:200]
+    assert response.getheader("Content-Length") == str(5 * 20 * 30 * 2)
+    assert sent_as_views == [True]
+    stored = np.asarray(get_pixel_store().open(series.store_key)).reshape(-1, 20, 30)
+    np.testing.assert_array_equal(np.frombuffer(body, dtype="<u2").reshape(5, 20, 30), stored[1:6])
