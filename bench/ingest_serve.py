@@ -13,7 +13,7 @@ Like with like, and every baseline measured in this run:
   ASGI app on the same uvicorn (the HTTP server's own ceiling on this machine, no Django).
 On a shared machine the absolute numbers move with the load; the ratios are what to read.
 
-    .venv/bin/python bench/ingest_serve.py [--quick] [--size 192] [--repeats 3]
+    .venv/bin/python bench/ingest_serve.py [--quick] [--size 192] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -211,10 +211,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smaller cine matrix and two repeats")
     parser.add_argument("--size", type=int, default=None, help="cine matrix size (default 192, quick 128)")
-    parser.add_argument("--repeats", type=int, default=None, help="default 3, quick 2")
+    parser.add_argument("--repeats", type=int, default=None, help="default 5, quick 2")
     args = parser.parse_args()
     size = args.size or (128 if args.quick else 192)
-    repeats = args.repeats or (2 if args.quick else 3)
+    repeats = args.repeats or (2 if args.quick else 5)
 
     with tempfile.TemporaryDirectory(prefix="atrium-bench-") as tmp:
         var_dir = Path(tmp)
