@@ -20,7 +20,7 @@ the model must serve every site and every plane; scores are plain mean foregroun
 queue_rerank_ms_100k: `rank_queue` over 100,000 cases with random scores, assignment counts and reads per
 case 2 (median of 7 runs).
 
-    .venv/bin/python bench/active_learning.py [--quick] [--seeds 2] [--threads 2]
+    .venv/bin/python bench/active_learning.py [--quick] [--seeds 2] [--threads 1] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -144,31 +144,64 @@ class TaskSpec:
     config: dict[str, Any]
 
 
-def run_task(spec: TaskSpec, seeds: list[int], log: Any) -> dict[str, Any]:
+def run_seed(spec: TaskSpec, seed: int, log: Any) -> tuple[float, dict[str, LearningCurve]]:
+    """One seed of a task: the full-data score and a learning curve per strategy."""
+    data: Pool = spec.data(seed)
+    config = learner_config_for(
+        spec.strategies, steps_per_round=spec.steps, first_round_steps=spec.first_steps, seed=seed,
+        **spec.config,
+    )  # fmt: skip
+
+    def report(strategy: str, r: int, n: int, score: float) -> None:
+        if strategy == "full-data":
+            log(f"[{spec.name}] seed {seed}: pool {data.n_cases} cases, full-data score {score:.3f}")
+
+    comparison = compare_strategies(
+        spec.strategies, data, make_learner=functools.partial(spec.learner, config),
+        initial=spec.initial, batch=spec.schedule, rounds=None, seed=seed, aggregate="mean",
+        progress=report,
+    )  # fmt: skip
+    for strategy, curve in comparison.curves.items():
+        pts = " ".join(f"{n}:{s:.3f}" for n, s in zip(curve.n_labelled, curve.score, strict=True))
+        log(f"[{spec.name}] seed {seed} {strategy:>16} ({curve.seconds:.0f} s) {pts}")
+    return comparison.full_data_score, comparison.curves
+
+
+def _seed_in_worker(
+    name: str, seed: int, quick: bool, threads: int
+) -> tuple[float, dict[str, LearningCurve]]:
+    """run_seed in a worker process (the specs hold lambdas, so each process builds its own)."""
+    torch.set_num_threads(max(1, threads))
+    start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"{time.perf_counter() - start:6.1f}s (worker) {msg}", file=sys.stderr, flush=True)
+
+    return run_seed(build_tasks(quick)[name], seed, log)
+
+
+def run_task(
+    spec: TaskSpec, seeds: list[int], log: Any, *, jobs: int = 1, quick: bool = False, threads: int = 1
+) -> dict[str, Any]:
+    """Every seed of a task (in `jobs` processes of `threads` threads each), then the seed-averaged
+    curves, the labels to 95 % and the ratio to random."""
     curves: dict[str, list[LearningCurve]] = {s: [] for s in spec.strategies}
     full_scores = []
     t0 = time.perf_counter()
-    for seed in seeds:
-        data: Pool = spec.data(seed)
-        config = learner_config_for(
-            spec.strategies, steps_per_round=spec.steps, first_round_steps=spec.first_steps, seed=seed,
-            **spec.config,
-        )  # fmt: skip
+    if jobs > 1 and len(seeds) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-        def report(strategy: str, r: int, n: int, score: float, seed: int = seed, pool: Pool = data) -> None:
-            if strategy == "full-data":
-                log(f"[{spec.name}] seed {seed}: pool {pool.n_cases} cases, full-data score {score:.3f}")
-
-        comparison = compare_strategies(
-            spec.strategies, data, make_learner=functools.partial(spec.learner, config),
-            initial=spec.initial, batch=spec.schedule, rounds=None, seed=seed, aggregate="mean",
-            progress=report,
-        )  # fmt: skip
-        full_scores.append(comparison.full_data_score)
-        for strategy, curve in comparison.curves.items():
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(seeds)), mp_context=context) as pool:
+            futures = [pool.submit(_seed_in_worker, spec.name, s, quick, threads) for s in seeds]
+            outcomes = [f.result() for f in futures]
+    else:
+        outcomes = [run_seed(spec, seed, log) for seed in seeds]
+    for full_score, seed_curves in outcomes:
+        full_scores.append(full_score)
+        for strategy, curve in seed_curves.items():
             curves[strategy].append(curve)
-            pts = " ".join(f"{n}:{s:.3f}" for n, s in zip(curve.n_labelled, curve.score, strict=True))
-            log(f"[{spec.name}] seed {seed} {strategy:>16} ({curve.seconds:.0f} s) {pts}")
     full_mean = float(np.mean(full_scores))
     target = TARGET_FRACTION * full_mean
     result: dict[str, Any] = {"full_data_score": round(full_mean, 4), "target": round(target, 4)}
@@ -211,23 +244,8 @@ def rerank_ms(n: int = 100_000, repeats: int = 7) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument(
-        "--quick", action="store_true", help="a smoke run: one seed, small pools, two strategies per task"
-    )
-    ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tasks", default="segmentation,classification")
-    args = ap.parse_args()
-    torch.set_num_threads(max(1, args.threads))
-    start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"{time.perf_counter() - start:6.1f}s {msg}", file=sys.stderr, flush=True)
-
-    quick = args.quick
-    seeds = [0] if quick else list(range(args.seeds))
+def build_tasks(quick: bool) -> dict[str, TaskSpec]:
+    """The two tasks' pools, learners, schedules and strategies (full or quick)."""
     # Segmentation: a multi-site pool where a minority of sites runs a different sequence ("distinct"
     # vendor appearance); 3 slices x ED/ES per case at 48 x 48; the schedule ends with the whole pool, in
     # steps of 2 cases up to 24 (where the curves near 95 %). Every round retrains from scratch for the same
@@ -263,8 +281,37 @@ def main() -> None:
         strategies=["random", "entropy"] if quick else ["random", "margin", "entropy", "hybrid"],
         config={"mc_samples": 0, "batch_size": 32, "warm_start": False, "balanced": True},
     )
-    tasks = {t.name: t for t in (seg, cls)}
-    results = {name: run_task(tasks[name], seeds, log) for name in args.tasks.split(",")}
+    return {t.name: t for t in (seg, cls)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: one seed unless --seeds, small pools, two strategies per task",
+    )
+    ap.add_argument("--seeds", type=int, default=None, help="default 2 (quick: 1)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tasks", default="segmentation,classification")
+    ap.add_argument(
+        "--jobs", type=int, default=1,
+        help="seeds run in this many processes at once (each with --threads threads); the figures are the same",
+    )  # fmt: skip
+    args = ap.parse_args()
+    torch.set_num_threads(max(1, args.threads))
+    start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"{time.perf_counter() - start:6.1f}s {msg}", file=sys.stderr, flush=True)
+
+    quick = args.quick
+    seeds = list(range(args.seeds or (1 if quick else 2)))
+    tasks = build_tasks(quick)
+    results = {
+        name: run_task(tasks[name], seeds, log, jobs=args.jobs, quick=quick, threads=args.threads)
+        for name in args.tasks.split(",")
+    }
     ms = rerank_ms()
     log(f"rank_queue 100k: {ms:.1f} ms")
     ratios = {k: v["best_vs_random"] for k, v in results.items()}
