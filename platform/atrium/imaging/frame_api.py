@@ -5,6 +5,7 @@ Plain Django views (no DRF rendering) so a frame costs a session lookup, one que
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -149,7 +150,7 @@ def frame_range(request: HttpRequest, series_id: int) -> HttpResponse:
             "Accept-Ranges": "bytes",
         }
         itemsize = 1 if color else np.dtype(series.dtype).itemsize
-        total_bytes = int(np.prod(extents)) * itemsize
+        total_bytes = math.prod(extents) * itemsize
         try:
             wanted = byte_range(request, etag, total_bytes)
         except ApiError as exc:

@@ -51,6 +51,10 @@ ASGI_APPLICATION = "atrium.asgi.application"
 WSGI_APPLICATION = "atrium.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/accounts/login/"
+# Django's ModelBackend and database sessions, with the lookups every request makes done as plain queries
+# (atrium.raw_rows): on a frame request the ORM's query building cost more than the frame.
+AUTHENTICATION_BACKENDS = ["atrium.accounts.backends.AccountBackend"]
+SESSION_ENGINE = "atrium.accounts.sessions"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
