@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
@@ -111,6 +111,8 @@ _EMPTIED_TAGS = _tags(EMPTIED_ATTRIBUTES)
 _REMOVED_TAGS = frozenset(int(tag) for tag in _tags(REMOVED_ATTRIBUTES))
 _UID_TAGS = _tags(UID_ATTRIBUTES)
 _REFERENCED_SERIES = Tag("ReferencedSeriesSequence")
+_SOP_INSTANCE_UID = Tag("SOPInstanceUID")
+_MEDIA_SOP_INSTANCE_UID = Tag("MediaStorageSOPInstanceUID")
 _SQ = "SQ"
 
 
@@ -135,29 +137,68 @@ def _uid_text(ds: Dataset, tag: BaseTag) -> str:
     return str(value) if value else ""
 
 
+def _encoded(tag: BaseTag, vr: str, text: str) -> RawDataElement:
+    """An element as its file bytes (ASCII text, padded to even length as DICOM asks).
+
+    Kept raw, pydicom converts it only if something reads it, and the DICOM JSON of the header decodes it
+    straight from the bytes: building converted elements cost more than the rest of de-identification.
+    A raw element is an immutable tuple, so the constant ones can be shared between datasets.
+    """
+    data = text.encode("ascii")
+    if len(data) % 2:
+        data += b"\x00" if vr == "UI" else b" "
+    return RawDataElement(BaseTag(tag), vr, len(data), data, 0, False, True, True, False)
+
+
+_PATIENT_NAME = Tag("PatientName")
+_PATIENT_ID = Tag("PatientID")
+_EMPTIED = tuple((tag, _encoded(tag, dictionary_VR(tag), "")) for tag in _EMPTIED_TAGS)
+_IDENTITY_REMOVED = _encoded(Tag("PatientIdentityRemoved"), "CS", "YES")
+_METHOD = _encoded(
+    Tag("DeidentificationMethod"), "LO", "Atrium basic profile (PS3.15 E.1.1), UIDs remapped per study"
+)
+
+
+def _text(ds: Dataset, tag: BaseTag) -> str:
+    """An element's text as str(ds.get(keyword)) gives it ("" when absent)."""
+    element = ds.get_item(tag)
+    if element is None:
+        return ""
+    raw = element.value if isinstance(element, RawDataElement) else None
+    if isinstance(raw, bytes) and raw.isascii() and b"\\" not in raw and b"\x1b" not in raw:
+        # plain ASCII, one value, no ISO 2022 escape: what pydicom decodes it to in any character set
+        return raw.decode("ascii").rstrip("\x00 ")
+    value = ds[tag].value
+    return "" if value is None else str(value)
+
+
 def deidentify(ds: Dataset, salt: str) -> Dataset:
     """De-identify `ds` in place and return it. Private tags are removed."""
-    original_id = str(ds.get("PatientID", "")) or str(ds.get("PatientName", "")) or "anonymous"
+    original_id = _text(ds, _PATIENT_ID) or _text(ds, _PATIENT_NAME) or "anonymous"
     alias = pseudonym(original_id, salt)
-    ds.PatientName = alias
-    ds.PatientID = alias
+    ds[_PATIENT_NAME] = _encoded(_PATIENT_NAME, "PN", alias)
+    ds[_PATIENT_ID] = _encoded(_PATIENT_ID, "LO", alias)
     present = {int(tag) for tag in ds.keys()}
-    for tag in _EMPTIED_TAGS:
+    for tag, empty in _EMPTIED:
         if tag in present:  # BaseTag hashes as its int; `present` holds ints, so int equality decides
-            ds[tag] = DataElement(tag, dictionary_VR(tag), "")  # replaced unread: no need to decode it
+            ds[tag] = empty  # replaced unread: no need to decode it
     for number in _REMOVED_TAGS & present:
         del ds[Tag(number)]
+    new_sop_uid = ""
     for tag in _UID_TAGS:
         if tag in present:
             value = _uid_text(ds, tag)
             if value:
-                ds[tag] = DataElement(tag, "UI", pseudonymous_uid(value, salt))
+                remapped = pseudonymous_uid(value, salt)
+                ds[tag] = _encoded(tag, "UI", remapped)
+                if tag == _SOP_INSTANCE_UID:
+                    new_sop_uid = remapped
     if int(_REFERENCED_SERIES) in present:
         del ds[_REFERENCED_SERIES]
     meta = getattr(ds, "file_meta", None)
-    if meta is not None and "MediaStorageSOPInstanceUID" in meta and "SOPInstanceUID" in ds:
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    if meta is not None and new_sop_uid and _MEDIA_SOP_INSTANCE_UID in meta:
+        meta.MediaStorageSOPInstanceUID = new_sop_uid
     _remove_private_tags(ds)
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = "Atrium basic profile (PS3.15 E.1.1), UIDs remapped per study"
+    ds[_IDENTITY_REMOVED.tag] = _IDENTITY_REMOVED
+    ds[_METHOD.tag] = _METHOD
     return ds

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from atrium.imaging.deid import deidentify, pseudonym, pseudonymous_uid
 from atrium.imaging.dicom_json import header_value
@@ -104,3 +105,49 @@ def test_deidentify_removes_private_tags_in_place():
     ds.private_block(0x0011, "X", create=True).add_new(0x01, "LO", "hidden")
     deidentify(ds, "salt")
     assert not any(element.tag.is_private for element in ds)
+
+
+@pytest.mark.parametrize(
+    ("patient_id", "patient_name"),
+    [
+        ("MRN1234567", "Moss^Ada"),
+        ("MRN 12  ", "Moss^Ada "),  # trailing padding, inner spaces
+        ("", "Only^Name"),  # no ID: the name decides
+        ("", ""),  # neither: "anonymous"
+        ("A1\\B2", "Moss^Ada"),  # two IDs: pydicom's MultiValue text, as before
+        ("Müller-7", "Müller^Jörg"),  # not ASCII: decoded by pydicom with the file's character set
+    ],
+)
+def test_the_pseudonym_comes_from_the_id_as_pydicom_reads_it(tmp_path: Path, patient_id, patient_name):
+    ds = pydicom.dcmread(public_file("MR_small.dcm"))
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.PatientID = patient_id
+    ds.PatientName = patient_name
+    path = tmp_path / "id.dcm"
+    ds.save_as(path)
+    read = pydicom.dcmread(path)  # elements still raw, as on ingest
+    expected = str(read.get("PatientID", "")) or str(read.get("PatientName", "")) or "anonymous"
+    fresh = pydicom.dcmread(path)
+    deidentify(fresh, "salt")
+    assert fresh.PatientID == pseudonym(expected, "salt")
+    assert str(fresh.PatientName) == pseudonym(expected, "salt")
+
+
+def test_a_deidentified_header_writes_and_reads_back_in_either_encoding(tmp_path: Path):
+    for implicit in (False, True):
+        ds = pydicom.dcmread(public_file("MR_small.dcm"))
+        original_sop = str(ds.SOPInstanceUID)
+        ds.PatientID = "MRN7"
+        ds.AccessionNumber = "ACC1"
+        deidentify(ds, "salt")
+        path = tmp_path / f"out-{implicit}.dcm"
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+        ds.save_as(path)
+        back = pydicom.dcmread(path)
+        assert back.original_encoding[0] is implicit
+        assert back.PatientID == pseudonym("MRN7", "salt") and back.AccessionNumber == ""
+        assert back.SOPInstanceUID == pseudonymous_uid(original_sop, "salt")
+        assert back.file_meta.MediaStorageSOPInstanceUID == back.SOPInstanceUID
+        assert back.PatientIdentityRemoved == "YES"
+        assert back.DeidentificationMethod.startswith("Atrium basic profile")
+        assert (back.pixel_array == pydicom.dcmread(public_file("MR_small.dcm")).pixel_array).all()
