@@ -20,7 +20,7 @@ the model must serve every site and every plane; scores are plain mean foregroun
 queue_rerank_ms_100k: `rank_queue` over 100,000 cases with random scores, assignment counts and reads per
 case 2 (median of 7 runs).
 
-    .venv/bin/python bench/active_learning.py [--quick] [--seeds 2] [--threads 1] [--jobs 2]
+    .venv/bin/python bench/active_learning.py [--quick] [--seeds 2] [--first-seed 0] [--threads 1] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def run_seed(spec: TaskSpec, seed: int, log: Any) -> tuple[float, dict[str, Lear
 
 
 def _seed_in_worker(
-    name: str, seed: int, quick: bool, threads: int
+    name: str, seed: int, quick: bool, threads: int, strategies: list[str]
 ) -> tuple[float, dict[str, LearningCurve]]:
     """run_seed in a worker process (the specs hold lambdas, so each process builds its own)."""
     torch.set_num_threads(max(1, threads))
@@ -177,7 +177,9 @@ def _seed_in_worker(
     def log(msg: str) -> None:
         print(f"{time.perf_counter() - start:6.1f}s (worker) {msg}", file=sys.stderr, flush=True)
 
-    return run_seed(build_tasks(quick)[name], seed, log)
+    spec = build_tasks(quick)[name]
+    spec.strategies = strategies
+    return run_seed(spec, seed, log)
 
 
 def run_task(
@@ -194,7 +196,9 @@ def run_task(
 
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(seeds)), mp_context=context) as pool:
-            futures = [pool.submit(_seed_in_worker, spec.name, s, quick, threads) for s in seeds]
+            futures = [
+                pool.submit(_seed_in_worker, spec.name, s, quick, threads, spec.strategies) for s in seeds
+            ]
             outcomes = [f.result() for f in futures]
     else:
         outcomes = [run_seed(spec, seed, log) for seed in seeds]
@@ -262,7 +266,11 @@ def build_tasks(quick: bool) -> dict[str, TaskSpec]:
         schedule=[2, 2, 4, 4, 10] if quick else [2] * 11 + [4] * 3 + [8, 16, 20, 20],
         steps=0,
         first_steps=120 if quick else 300,
-        strategies=["random", "hybrid"] if quick else ["random", "entropy", "coreset", "hybrid"],
+        strategies=(
+            ["random", "cluster_coverage"]
+            if quick
+            else ["random", "entropy", "coreset", "hybrid", "cluster_coverage"]
+        ),
         config={"reduction": "foreground", "warm_start": False, "augment": "affine"},
     )
     # Planes: frames at 32 x 40, retrained from scratch every round (cheap enough here), so that every
@@ -291,9 +299,17 @@ def main() -> None:
         action="store_true",
         help="a smoke run: one seed unless --seeds, small pools, two strategies per task",
     )
-    ap.add_argument("--seeds", type=int, default=None, help="default 2 (quick: 1)")
+    ap.add_argument("--seeds", type=int, default=None, help="how many seeds: default 2 (quick: 1)")
+    ap.add_argument(
+        "--first-seed", type=int, default=0,
+        help="seeds run first-seed, first-seed + 1, ...; the bench's figures are from 0 (develop on others, e.g. 100)",
+    )  # fmt: skip
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tasks", default="segmentation,classification")
+    ap.add_argument(
+        "--strategies", default=None,
+        help="run only these of each task's strategies (comma-separated; random always runs, as the baseline)",
+    )  # fmt: skip
     ap.add_argument(
         "--jobs", type=int, default=1,
         help="seeds run in this many processes at once (each with --threads threads); the figures are the same",
@@ -306,8 +322,12 @@ def main() -> None:
         print(f"{time.perf_counter() - start:6.1f}s {msg}", file=sys.stderr, flush=True)
 
     quick = args.quick
-    seeds = list(range(args.seeds or (1 if quick else 2)))
+    seeds = list(range(args.first_seed, args.first_seed + (args.seeds or (1 if quick else 2))))
     tasks = build_tasks(quick)
+    if args.strategies:
+        keep = {"random", *args.strategies.split(",")}
+        for spec in tasks.values():
+            spec.strategies = [s for s in spec.strategies if s in keep]
     results = {
         name: run_task(tasks[name], seeds, log, jobs=args.jobs, quick=quick, threads=args.threads)
         for name in args.tasks.split(",")

@@ -3,7 +3,9 @@
 A strategy reads what the model produced on the unlabelled pool (`PoolPrediction`) and, where it needs
 them, the observers' annotations; it yields one score per case (higher = label it sooner). The score-based
 strategies score items (slices, frames) and aggregate to cases; core-set and hybrid are selections, whose
-pick order is turned into a score for the queue.
+pick order is turned into a score for the queue. Cluster coverage (see coverage.py) is a selection too; it
+measures diversity on the model's embeddings joined with image appearance statistics (`appearance`), so
+that scanner differences count even where the model's features do not show them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 
 from ml.active_learning import scoring
 from ml.active_learning.aggregate import Aggregation, aggregate_by_case, aggregate_embeddings
+from ml.active_learning.appearance import appearance_blocks, joint_embedding
+from ml.active_learning.coverage import cluster_coverage_select
 
 STRATEGIES: tuple[str, ...] = (
     "random",
@@ -26,9 +30,12 @@ STRATEGIES: tuple[str, ...] = (
     "tta_variance",
     "coreset",
     "hybrid",
+    "cluster_coverage",
     "disagreement",
 )
-SCORE_STRATEGIES = frozenset(STRATEGIES) - {"coreset", "hybrid"}
+# Selections that measure diversity against the labelled cases: they read the whole pool's embeddings.
+DIVERSITY_STRATEGIES = frozenset({"coreset", "hybrid", "cluster_coverage"})
+SCORE_STRATEGIES = frozenset(STRATEGIES) - DIVERSITY_STRATEGIES
 
 
 @dataclass
@@ -37,7 +44,8 @@ class PoolPrediction:
 
     probs: (N, C[, H, W]) softmax probabilities; mc_samples: (T, N, C[, H, W]) MC-dropout probabilities;
     tta_samples: (A, N, C[, H, W]) probabilities under A test-time augmentations, mapped back;
-    embeddings: (N, D) features for core-set/hybrid; labels: (N[, H, W]) the model's hard prediction
+    embeddings: (N, D) features for core-set/hybrid/cluster coverage; appearance: (N, F) image statistics
+    (appearance.appearance_features) for cluster coverage; labels: (N[, H, W]) the model's hard prediction
     (default: argmax of probs), for the disagreement strategy.
     """
 
@@ -45,6 +53,7 @@ class PoolPrediction:
     mc_samples: np.ndarray | None = None
     tta_samples: np.ndarray | None = None
     embeddings: np.ndarray | None = None
+    appearance: np.ndarray | None = None
     labels: np.ndarray | None = None
     scores: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -119,7 +128,7 @@ def item_scores(
     reduction: scoring.Reduction = "mean",
     seed: int | None = 0,
 ) -> np.ndarray:
-    """(N,) per-item scores of a score-based strategy (not "coreset"/"hybrid")."""
+    """(N,) per-item scores of a score-based strategy (not a DIVERSITY_STRATEGIES selection)."""
     p = prediction
     if strategy in p.scores and strategy != "disagreement":
         return np.asarray(p.scores[strategy], dtype=np.float64)
@@ -141,7 +150,7 @@ def item_scores(
         if observers is None:
             raise ValueError("strategy 'disagreement' needs observer annotations")
         return disagreement_scores(p, observers).score
-    if strategy in ("coreset", "hybrid"):
+    if strategy in DIVERSITY_STRATEGIES:
         raise ValueError(f"{strategy!r} is a selection, not a per-item score; use case_scores/select_batch")
     raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
 
@@ -155,6 +164,19 @@ def uncertainty_for_hybrid(prediction: PoolPrediction, reduction: scoring.Reduct
     if prediction.mc_samples is not None:
         return scoring.bald(prediction.mc_samples, reduction)
     return scoring.entropy(_need(prediction.probs, "hybrid", "probs or mc_samples"), reduction)
+
+
+def coverage_embedding(prediction: PoolPrediction, case_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cases (M,), (M, D)): per case, the mean model embedding joined with the mean appearance histogram
+    and texture statistics when the prediction has them, each block standardised over the cases so that it
+    weighs equally."""
+    cases, model_emb = aggregate_embeddings(
+        case_ids, _need(prediction.embeddings, "cluster_coverage", "embeddings")
+    )
+    if prediction.appearance is None:
+        return cases, joint_embedding(model_emb)
+    _, app = aggregate_embeddings(case_ids, prediction.appearance)
+    return cases, joint_embedding(model_emb, *appearance_blocks(app))
 
 
 def order_to_scores(order: np.ndarray, n: int, rest: np.ndarray | None = None) -> np.ndarray:
@@ -210,13 +232,17 @@ def case_scores(
         else:
             s = item_scores(strategy, prediction, observers=observers, reduction=reduction, seed=seed)
         cases, cs = aggregate_by_case(ids, s, aggregate, topk)
-    elif strategy in ("coreset", "hybrid"):
-        emb = _need(prediction.embeddings, strategy, "embeddings")
-        cases, case_emb = aggregate_embeddings(ids, emb)
+    elif strategy in DIVERSITY_STRATEGIES:
+        if strategy == "cluster_coverage":
+            cases, case_emb = coverage_embedding(prediction, ids)
+        else:
+            cases, case_emb = aggregate_embeddings(ids, _need(prediction.embeddings, strategy, "embeddings"))
         labelled = np.zeros(len(cases), bool) if labelled_cases is None else np.isin(cases, labelled_cases)
         k = min(int((~labelled).sum()), max_ordered)
         if strategy == "coreset":
             order = scoring.k_center_greedy(case_emb, labelled, k)
+        elif strategy == "cluster_coverage":
+            order = cluster_coverage_select(case_emb, labelled, k, seed=0 if seed is None else seed)
         else:
             u = uncertainty_for_hybrid(prediction, reduction)
             _, cu = aggregate_by_case(ids, u, aggregate, topk)

@@ -22,6 +22,7 @@ class PoolEvidence:
     case_ids: list[np.ndarray] = field(default_factory=list)
     scores: list[np.ndarray] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
+    appearance: list[np.ndarray] = field(default_factory=list)
     labels: list[np.ndarray] = field(default_factory=list)
     observer: list[np.ndarray] = field(default_factory=list)
     has_observer: list[np.ndarray] = field(default_factory=list)
@@ -34,6 +35,15 @@ def _embedding(probs: np.ndarray) -> np.ndarray:
     tensor = torch.from_numpy(np.ascontiguousarray(probs, dtype=np.float32))
     pooled = torch.nn.functional.adaptive_avg_pool2d(tensor, EMBED_GRID)
     return pooled.reshape(len(probs), -1).numpy()
+
+
+def _appearance(inputs: torch.Tensor) -> np.ndarray:
+    """(N, 1, H, W) model inputs (or (P, S, H, W) volumes: one item per slice) -> (N, F) appearance
+    statistics, for cluster coverage."""
+    from ml.active_learning.appearance import appearance_features
+
+    x = inputs.detach().float().cpu().numpy()
+    return appearance_features(x.reshape(-1, *x.shape[-2:]))
 
 
 def _uncertainty_scores(strategy: str, model: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
@@ -92,11 +102,15 @@ def add_case(
         if model is None or inputs is None:
             raise ValueError(f"strategy {strategy!r} needs the model and its inputs")
         evidence.scores.append(_uncertainty_scores(strategy, model, inputs))
-    elif strategy in {"coreset", "hybrid"}:
+    elif strategy in {"coreset", "hybrid", "cluster_coverage"}:
         evidence.embeddings.append(_embedding(probs))
         from ml.active_learning import scoring
 
         evidence.scores.append(scoring.entropy(probs, "mean"))
+        if strategy == "cluster_coverage":
+            if inputs is None:
+                raise ValueError("strategy 'cluster_coverage' needs the model's inputs")
+            evidence.appearance.append(_appearance(inputs))
     elif strategy == "disagreement":
         evidence.labels.append(probs.argmax(axis=1).astype(np.uint8))
         shape = probs.shape[:1] + probs.shape[2:]
@@ -122,9 +136,11 @@ def rank_cases(strategy: str, evidence: PoolEvidence, *, labelled: list[int], se
         prediction.scores[strategy] = np.concatenate(evidence.scores)
     elif strategy == "random":
         prediction.scores["_n"] = np.zeros(len(case_ids))
-    elif strategy in {"coreset", "hybrid"}:
+    elif strategy in {"coreset", "hybrid", "cluster_coverage"}:
         prediction.embeddings = np.concatenate(evidence.embeddings)
         prediction.scores["entropy"] = np.concatenate(evidence.scores)
+        if evidence.appearance:
+            prediction.appearance = np.concatenate(evidence.appearance)
     elif strategy == "disagreement":
         prediction.labels = np.concatenate(evidence.labels)
         observers = Observers(
