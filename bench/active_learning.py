@@ -266,11 +266,7 @@ def build_tasks(quick: bool) -> dict[str, TaskSpec]:
         schedule=[2, 2, 4, 4, 10] if quick else [2] * 11 + [4] * 3 + [8, 16, 20, 20],
         steps=0,
         first_steps=120 if quick else 300,
-        strategies=(
-            ["random", "cluster_coverage"]
-            if quick
-            else ["random", "entropy", "coreset", "hybrid", "cluster_coverage"]
-        ),
+        strategies=["random", "hybrid"] if quick else ["random", "entropy", "coreset", "hybrid"],
         config={"reduction": "foreground", "warm_start": False, "augment": "affine"},
     )
     # Planes: frames at 32 x 40, retrained from scratch every round (cheap enough here), so that every

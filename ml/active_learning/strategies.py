@@ -3,9 +3,9 @@
 A strategy reads what the model produced on the unlabelled pool (`PoolPrediction`) and, where it needs
 them, the observers' annotations; it yields one score per case (higher = label it sooner). The score-based
 strategies score items (slices, frames) and aggregate to cases; core-set and hybrid are selections, whose
-pick order is turned into a score for the queue. Cluster coverage (see coverage.py) is a selection too; it
-measures diversity on the model's embeddings joined with image appearance statistics (`appearance`), so
-that scanner differences count even where the model's features do not show them.
+pick order is turned into a score for the queue. Core-set measures diversity on the model's embeddings
+joined with image appearance statistics (`PoolPrediction.appearance`) when the prediction has them, so that
+scanner differences count even where the model's features, trained on few cases, do not show them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import numpy as np
 from ml.active_learning import scoring
 from ml.active_learning.aggregate import Aggregation, aggregate_by_case, aggregate_embeddings
 from ml.active_learning.appearance import appearance_blocks, joint_embedding
-from ml.active_learning.coverage import cluster_coverage_select
 
 STRATEGIES: tuple[str, ...] = (
     "random",
@@ -30,11 +29,10 @@ STRATEGIES: tuple[str, ...] = (
     "tta_variance",
     "coreset",
     "hybrid",
-    "cluster_coverage",
     "disagreement",
 )
 # Selections that measure diversity against the labelled cases: they read the whole pool's embeddings.
-DIVERSITY_STRATEGIES = frozenset({"coreset", "hybrid", "cluster_coverage"})
+DIVERSITY_STRATEGIES = frozenset({"coreset", "hybrid"})
 SCORE_STRATEGIES = frozenset(STRATEGIES) - DIVERSITY_STRATEGIES
 
 
@@ -44,8 +42,8 @@ class PoolPrediction:
 
     probs: (N, C[, H, W]) softmax probabilities; mc_samples: (T, N, C[, H, W]) MC-dropout probabilities;
     tta_samples: (A, N, C[, H, W]) probabilities under A test-time augmentations, mapped back;
-    embeddings: (N, D) features for core-set/hybrid/cluster coverage; appearance: (N, F) image statistics
-    (appearance.appearance_features) for cluster coverage; labels: (N[, H, W]) the model's hard prediction
+    embeddings: (N, D) features for core-set/hybrid; appearance: (N, F) image statistics
+    (appearance.appearance_features), joined to the embeddings by core-set; labels: (N[, H, W]) the model's hard prediction
     (default: argmax of probs), for the disagreement strategy.
     """
 
@@ -166,15 +164,13 @@ def uncertainty_for_hybrid(prediction: PoolPrediction, reduction: scoring.Reduct
     return scoring.entropy(_need(prediction.probs, "hybrid", "probs or mc_samples"), reduction)
 
 
-def coverage_embedding(prediction: PoolPrediction, case_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(cases (M,), (M, D)): per case, the mean model embedding joined with the mean appearance histogram
-    and texture statistics when the prediction has them, each block standardised over the cases so that it
-    weighs equally."""
-    cases, model_emb = aggregate_embeddings(
-        case_ids, _need(prediction.embeddings, "cluster_coverage", "embeddings")
-    )
+def coreset_embedding(prediction: PoolPrediction, case_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cases (M,), (M, D)): per case, the mean model embedding, joined, when the prediction has appearance
+    statistics, with the mean intensity histogram and texture statistics, each of the three blocks
+    standardised over the cases so that it weighs equally (without them: the model embedding as is)."""
+    cases, model_emb = aggregate_embeddings(case_ids, _need(prediction.embeddings, "coreset", "embeddings"))
     if prediction.appearance is None:
-        return cases, joint_embedding(model_emb)
+        return cases, model_emb
     _, app = aggregate_embeddings(case_ids, prediction.appearance)
     return cases, joint_embedding(model_emb, *appearance_blocks(app))
 
@@ -233,16 +229,14 @@ def case_scores(
             s = item_scores(strategy, prediction, observers=observers, reduction=reduction, seed=seed)
         cases, cs = aggregate_by_case(ids, s, aggregate, topk)
     elif strategy in DIVERSITY_STRATEGIES:
-        if strategy == "cluster_coverage":
-            cases, case_emb = coverage_embedding(prediction, ids)
+        if strategy == "coreset":
+            cases, case_emb = coreset_embedding(prediction, ids)
         else:
             cases, case_emb = aggregate_embeddings(ids, _need(prediction.embeddings, strategy, "embeddings"))
         labelled = np.zeros(len(cases), bool) if labelled_cases is None else np.isin(cases, labelled_cases)
         k = min(int((~labelled).sum()), max_ordered)
         if strategy == "coreset":
             order = scoring.k_center_greedy(case_emb, labelled, k)
-        elif strategy == "cluster_coverage":
-            order = cluster_coverage_select(case_emb, labelled, k, seed=0 if seed is None else seed)
         else:
             u = uncertainty_for_hybrid(prediction, reduction)
             _, cu = aggregate_by_case(ids, u, aggregate, topk)

@@ -39,7 +39,7 @@ def _embedding(probs: np.ndarray) -> np.ndarray:
 
 def _appearance(inputs: torch.Tensor) -> np.ndarray:
     """(N, 1, H, W) model inputs (or (P, S, H, W) volumes: one item per slice) -> (N, F) appearance
-    statistics, for cluster coverage."""
+    statistics, which core-set joins to the embeddings."""
     from ml.active_learning.appearance import appearance_features
 
     x = inputs.detach().float().cpu().numpy()
@@ -102,14 +102,12 @@ def add_case(
         if model is None or inputs is None:
             raise ValueError(f"strategy {strategy!r} needs the model and its inputs")
         evidence.scores.append(_uncertainty_scores(strategy, model, inputs))
-    elif strategy in {"coreset", "hybrid", "cluster_coverage"}:
+    elif strategy in {"coreset", "hybrid"}:
         evidence.embeddings.append(_embedding(probs))
         from ml.active_learning import scoring
 
         evidence.scores.append(scoring.entropy(probs, "mean"))
-        if strategy == "cluster_coverage":
-            if inputs is None:
-                raise ValueError("strategy 'cluster_coverage' needs the model's inputs")
+        if strategy == "coreset" and inputs is not None:
             evidence.appearance.append(_appearance(inputs))
     elif strategy == "disagreement":
         evidence.labels.append(probs.argmax(axis=1).astype(np.uint8))
@@ -136,10 +134,10 @@ def rank_cases(strategy: str, evidence: PoolEvidence, *, labelled: list[int], se
         prediction.scores[strategy] = np.concatenate(evidence.scores)
     elif strategy == "random":
         prediction.scores["_n"] = np.zeros(len(case_ids))
-    elif strategy in {"coreset", "hybrid", "cluster_coverage"}:
+    elif strategy in {"coreset", "hybrid"}:
         prediction.embeddings = np.concatenate(evidence.embeddings)
         prediction.scores["entropy"] = np.concatenate(evidence.scores)
-        if evidence.appearance:
+        if strategy == "coreset" and len(evidence.appearance) == len(evidence.embeddings):
             prediction.appearance = np.concatenate(evidence.appearance)
     elif strategy == "disagreement":
         prediction.labels = np.concatenate(evidence.labels)

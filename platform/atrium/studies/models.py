@@ -25,7 +25,6 @@ class Strategy(models.TextChoices):
     TTA_VARIANCE = "tta_variance", "Test-time-augmentation variance"
     CORESET = "coreset", "Core-set (k-centre greedy)"
     HYBRID = "hybrid", "Uncertainty + diversity"
-    CLUSTER_COVERAGE = "cluster_coverage", "Cluster coverage (typical cases of uncovered clusters)"
     DISAGREEMENT = "disagreement", "Disagreement"
 
 
