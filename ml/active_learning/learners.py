@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ml.active_learning import scoring
-from ml.active_learning.appearance import appearance_features
 from ml.active_learning.strategies import PoolPrediction
 from ml.data.transforms import rotation_zoom_theta, warp_batch
 from ml.metrics.agreement import macro_f1
@@ -171,8 +170,7 @@ class Learner:
 
     @torch.no_grad()
     def predict(self, model: nn.Module, x: np.ndarray) -> PoolPrediction:
-        """Embeddings (N, D), appearance statistics of the raw images and per-item scores for every
-        uncertainty strategy this config supports."""
+        """Embeddings (N, D) and per-item scores for every uncertainty strategy this config supports."""
         cfg = self.config
         model.eval()
         xs = self._inputs(x)
@@ -214,11 +212,7 @@ class Learner:
         finally:
             hook.remove()
         emb = torch.cat(feats).numpy()
-        return PoolPrediction(
-            embeddings=emb,
-            appearance=appearance_features(np.asarray(x)),
-            scores={k: np.concatenate(v) for k, v in scores.items()},
-        )
+        return PoolPrediction(embeddings=emb, scores={k: np.concatenate(v) for k, v in scores.items()})
 
 
 class SegmentationLearner(Learner):

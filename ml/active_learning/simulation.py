@@ -25,7 +25,7 @@ import numpy as np
 from ml.active_learning.aggregate import Aggregation
 from ml.active_learning.ranking import select_batch
 from ml.active_learning.scoring import Reduction
-from ml.active_learning.strategies import DIVERSITY_STRATEGIES, STRATEGIES, Observers, PoolPrediction
+from ml.active_learning.strategies import STRATEGIES, Observers, PoolPrediction
 
 
 @dataclass
@@ -132,7 +132,7 @@ def simulate(
             picked = rng.choice(np.setdiff1d(all_cases, labelled), size=k, replace=False)
         else:
             # Diversity strategies need the labelled items' embeddings too; the others only the unlabelled.
-            idx = np.arange(len(ids)) if strategy in DIVERSITY_STRATEGIES else np.flatnonzero(~in_lab)
+            idx = np.arange(len(ids)) if strategy in ("coreset", "hybrid") else np.flatnonzero(~in_lab)
             pred = predict_fn(model, pool_x[idx])
             picked = select_batch(
                 strategy, pred, k, case_ids=ids[idx], labelled_cases=labelled,

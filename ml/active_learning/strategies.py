@@ -3,9 +3,7 @@
 A strategy reads what the model produced on the unlabelled pool (`PoolPrediction`) and, where it needs
 them, the observers' annotations; it yields one score per case (higher = label it sooner). The score-based
 strategies score items (slices, frames) and aggregate to cases; core-set and hybrid are selections, whose
-pick order is turned into a score for the queue. Core-set measures diversity on the model's embeddings
-joined with image appearance statistics (`PoolPrediction.appearance`) when the prediction has them, so that
-scanner differences count even where the model's features, trained on few cases, do not show them.
+pick order is turned into a score for the queue.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import numpy as np
 
 from ml.active_learning import scoring
 from ml.active_learning.aggregate import Aggregation, aggregate_by_case, aggregate_embeddings
-from ml.active_learning.appearance import appearance_blocks, joint_embedding
 
 STRATEGIES: tuple[str, ...] = (
     "random",
@@ -31,9 +28,7 @@ STRATEGIES: tuple[str, ...] = (
     "hybrid",
     "disagreement",
 )
-# Selections that measure diversity against the labelled cases: they read the whole pool's embeddings.
-DIVERSITY_STRATEGIES = frozenset({"coreset", "hybrid"})
-SCORE_STRATEGIES = frozenset(STRATEGIES) - DIVERSITY_STRATEGIES
+SCORE_STRATEGIES = frozenset(STRATEGIES) - {"coreset", "hybrid"}
 
 
 @dataclass
@@ -42,8 +37,7 @@ class PoolPrediction:
 
     probs: (N, C[, H, W]) softmax probabilities; mc_samples: (T, N, C[, H, W]) MC-dropout probabilities;
     tta_samples: (A, N, C[, H, W]) probabilities under A test-time augmentations, mapped back;
-    embeddings: (N, D) features for core-set/hybrid; appearance: (N, F) image statistics
-    (appearance.appearance_features), joined to the embeddings by core-set; labels: (N[, H, W]) the model's hard prediction
+    embeddings: (N, D) features for core-set/hybrid; labels: (N[, H, W]) the model's hard prediction
     (default: argmax of probs), for the disagreement strategy.
     """
 
@@ -51,7 +45,6 @@ class PoolPrediction:
     mc_samples: np.ndarray | None = None
     tta_samples: np.ndarray | None = None
     embeddings: np.ndarray | None = None
-    appearance: np.ndarray | None = None
     labels: np.ndarray | None = None
     scores: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -126,7 +119,7 @@ def item_scores(
     reduction: scoring.Reduction = "mean",
     seed: int | None = 0,
 ) -> np.ndarray:
-    """(N,) per-item scores of a score-based strategy (not a DIVERSITY_STRATEGIES selection)."""
+    """(N,) per-item scores of a score-based strategy (not "coreset"/"hybrid")."""
     p = prediction
     if strategy in p.scores and strategy != "disagreement":
         return np.asarray(p.scores[strategy], dtype=np.float64)
@@ -148,7 +141,7 @@ def item_scores(
         if observers is None:
             raise ValueError("strategy 'disagreement' needs observer annotations")
         return disagreement_scores(p, observers).score
-    if strategy in DIVERSITY_STRATEGIES:
+    if strategy in ("coreset", "hybrid"):
         raise ValueError(f"{strategy!r} is a selection, not a per-item score; use case_scores/select_batch")
     raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
 
@@ -162,17 +155,6 @@ def uncertainty_for_hybrid(prediction: PoolPrediction, reduction: scoring.Reduct
     if prediction.mc_samples is not None:
         return scoring.bald(prediction.mc_samples, reduction)
     return scoring.entropy(_need(prediction.probs, "hybrid", "probs or mc_samples"), reduction)
-
-
-def coreset_embedding(prediction: PoolPrediction, case_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(cases (M,), (M, D)): per case, the mean model embedding, joined, when the prediction has appearance
-    statistics, with the mean intensity histogram and texture statistics, each of the three blocks
-    standardised over the cases so that it weighs equally (without them: the model embedding as is)."""
-    cases, model_emb = aggregate_embeddings(case_ids, _need(prediction.embeddings, "coreset", "embeddings"))
-    if prediction.appearance is None:
-        return cases, model_emb
-    _, app = aggregate_embeddings(case_ids, prediction.appearance)
-    return cases, joint_embedding(model_emb, *appearance_blocks(app))
 
 
 def order_to_scores(order: np.ndarray, n: int, rest: np.ndarray | None = None) -> np.ndarray:
@@ -228,11 +210,9 @@ def case_scores(
         else:
             s = item_scores(strategy, prediction, observers=observers, reduction=reduction, seed=seed)
         cases, cs = aggregate_by_case(ids, s, aggregate, topk)
-    elif strategy in DIVERSITY_STRATEGIES:
-        if strategy == "coreset":
-            cases, case_emb = coreset_embedding(prediction, ids)
-        else:
-            cases, case_emb = aggregate_embeddings(ids, _need(prediction.embeddings, strategy, "embeddings"))
+    elif strategy in ("coreset", "hybrid"):
+        emb = _need(prediction.embeddings, strategy, "embeddings")
+        cases, case_emb = aggregate_embeddings(ids, emb)
         labelled = np.zeros(len(cases), bool) if labelled_cases is None else np.isin(cases, labelled_cases)
         k = min(int((~labelled).sum()), max_ordered)
         if strategy == "coreset":

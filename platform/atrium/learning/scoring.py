@@ -22,7 +22,6 @@ class PoolEvidence:
     case_ids: list[np.ndarray] = field(default_factory=list)
     scores: list[np.ndarray] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
-    appearance: list[np.ndarray] = field(default_factory=list)
     labels: list[np.ndarray] = field(default_factory=list)
     observer: list[np.ndarray] = field(default_factory=list)
     has_observer: list[np.ndarray] = field(default_factory=list)
@@ -35,15 +34,6 @@ def _embedding(probs: np.ndarray) -> np.ndarray:
     tensor = torch.from_numpy(np.ascontiguousarray(probs, dtype=np.float32))
     pooled = torch.nn.functional.adaptive_avg_pool2d(tensor, EMBED_GRID)
     return pooled.reshape(len(probs), -1).numpy()
-
-
-def _appearance(inputs: torch.Tensor) -> np.ndarray:
-    """(N, 1, H, W) model inputs (or (P, S, H, W) volumes: one item per slice) -> (N, F) appearance
-    statistics, which core-set joins to the embeddings."""
-    from ml.active_learning.appearance import appearance_features
-
-    x = inputs.detach().float().cpu().numpy()
-    return appearance_features(x.reshape(-1, *x.shape[-2:]))
 
 
 def _uncertainty_scores(strategy: str, model: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
@@ -107,8 +97,6 @@ def add_case(
         from ml.active_learning import scoring
 
         evidence.scores.append(scoring.entropy(probs, "mean"))
-        if strategy == "coreset" and inputs is not None:
-            evidence.appearance.append(_appearance(inputs))
     elif strategy == "disagreement":
         evidence.labels.append(probs.argmax(axis=1).astype(np.uint8))
         shape = probs.shape[:1] + probs.shape[2:]
@@ -137,8 +125,6 @@ def rank_cases(strategy: str, evidence: PoolEvidence, *, labelled: list[int], se
     elif strategy in {"coreset", "hybrid"}:
         prediction.embeddings = np.concatenate(evidence.embeddings)
         prediction.scores["entropy"] = np.concatenate(evidence.scores)
-        if strategy == "coreset" and len(evidence.appearance) == len(evidence.embeddings):
-            prediction.appearance = np.concatenate(evidence.appearance)
     elif strategy == "disagreement":
         prediction.labels = np.concatenate(evidence.labels)
         observers = Observers(
