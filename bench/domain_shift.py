@@ -117,6 +117,11 @@ def main() -> None:
         "--joint-batches", action="store_true",
         help="one pass over source and target together (shared BatchNorm statistics), not one per domain",
     )  # fmt: skip
+    ap.add_argument(
+        "--appearance-augmentation", action=argparse.BooleanOptionalAction, default=False,
+        help="random transfer curves, bias fields, blur and noise in EVERY arm's training (source only, "
+        "adversarial, students, supervised)",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.target == DEVELOPMENT_VENDOR:
         register_development_vendor()
@@ -145,6 +150,7 @@ def main() -> None:
     common = {
         "config": fast(), "max_steps": steps, "max_seconds": None, "eval_every": None, "patience": None,
         "batch_size": batch, "lr": 3e-3, "seed": args.seed, "device": "cpu", "restore_best": False,
+        "appearance_augmentation": args.appearance_augmentation,
     }  # fmt: skip
     source_model, _ = train_segmenter(src_x, src_y, **common)  # type: ignore[arg-type]
     d_source = mean_dice(source_model, test_x, test_y)
@@ -154,7 +160,7 @@ def main() -> None:
     result = adapt_segmenter(
         source_model, src_x, src_y, tgt_x, strength=args.strength, ramp_steps=adapt_steps // 3, max_steps=adapt_steps,
         batch_size=batch, lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
-        separate_domains=not args.joint_batches,
+        separate_domains=not args.joint_batches, appearance_augmentation=args.appearance_augmentation,
     )  # fmt: skip
     d_adversarial = mean_dice(result.model, test_x, test_y)
     d_with_target_bn = mean_dice(recalibrate_batchnorm(result.model, normalised_batch(tgt_x)), test_x, test_y)
@@ -216,6 +222,7 @@ def main() -> None:
         },
         "strength": args.strength,
         "separate_domain_batches": not args.joint_batches,
+        "appearance_augmentation": args.appearance_augmentation,
         "quick": quick,
         "seconds": round(time.perf_counter() - start, 1),
     }

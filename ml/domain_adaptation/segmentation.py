@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ml.data.appearance_augmentation import segmentation_transform
 from ml.data.datasets import SegmentationSliceDataset
-from ml.data.transforms import eval_transform, training_transform
+from ml.data.transforms import eval_transform
 from ml.domain_adaptation.adversarial import (
     AdversarialConfig,
     AdversarialTrainer,
@@ -75,6 +76,7 @@ def adapt_segmenter(
     discriminator_lr: float | None = None,
     dice_weight: float = 1.0,
     augment: bool = True,
+    appearance_augmentation: bool = False,
     val_images: np.ndarray | None = None,
     val_labels: np.ndarray | None = None,
     eval_every: int | None = 100,
@@ -99,7 +101,7 @@ def adapt_segmenter(
     dev = device if isinstance(device, torch.device) else pick_device(device)
     net = copy.deepcopy(model).float()
     tap_names = tuple(taps) if taps else default_taps(net)
-    transform = training_transform() if augment else eval_transform()
+    transform = segmentation_transform(augment, appearance_augmentation)
     source = SegmentationSliceDataset(np.asarray(source_images), np.asarray(source_labels), transform)
     target = UnlabelledImageDataset(np.asarray(target_images), transform)
     source_loader = make_loader(source, batch_size, seed=seed, drop_last=len(source) > batch_size)
