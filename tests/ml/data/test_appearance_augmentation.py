@@ -79,9 +79,9 @@ def test_probability_zero_leaves_the_image_unchanged():
 def test_noise_changes_the_image_by_about_its_sigma():
     image = torch.full((1, 64, 64), 0.5)
     image[:, :, 32:] = 1.0
-    out = RandomNoise((0.05, 0.05), max_correlation_px=0.0, p=1.0, generator=torch.Generator().manual_seed(3))(
-        image, None
-    ).image
+    out = RandomNoise(
+        (0.05, 0.05), max_correlation_px=0.0, p=1.0, generator=torch.Generator().manual_seed(3)
+    )(image, None).image
     diff = out - image
     assert 0.01 < float(diff.std()) < 0.06
 
