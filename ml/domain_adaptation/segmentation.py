@@ -68,6 +68,7 @@ def adapt_segmenter(
     strength: float = 0.1,
     ramp_steps: int = 100,
     delay_steps: int = 0,
+    ramp: Literal["linear", "sigmoid"] = "linear",
     discriminator: DiscriminatorConfig | None = None,
     max_steps: int | None = 300,
     max_seconds: float | None = None,
@@ -113,7 +114,7 @@ def adapt_segmenter(
     example = source[0][0][None]
     disc = build_discriminator(net, tap_names, example, discriminator)
     adv = AdversarialConfig(
-        taps=tap_names, strength=strength, ramp_steps=ramp_steps, delay_steps=delay_steps,
+        taps=tap_names, strength=strength, ramp_steps=ramp_steps, delay_steps=delay_steps, ramp=ramp,
         discriminator=disc.config, separate_domains=separate_domains,
         entropy_weight=entropy_weight,
     )  # fmt: skip
