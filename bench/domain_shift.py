@@ -122,6 +122,14 @@ def main() -> None:
         help="random transfer curves, bias fields, blur and noise in EVERY arm's training (source only, "
         "adversarial, students, supervised)",
     )  # fmt: skip
+    ap.add_argument(
+        "--ramp", default="linear", choices=("linear", "sigmoid"),
+        help="how the reversal strength ramps up (sigmoid: 2/(1+exp(-10p))-1 over the whole adversarial stage)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--keep-fraction", type=float, default=1.0,
+        help="self-training keeps this most confident fraction of each class's target pseudo-labels (1: all)",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.target == DEVELOPMENT_VENDOR:
         register_development_vendor()
@@ -158,7 +166,8 @@ def main() -> None:
     log(f"source only: target dice {d_source:.3f} (source-vendor dice {d_source_on_source:.3f})")
 
     result = adapt_segmenter(
-        source_model, src_x, src_y, tgt_x, strength=args.strength, ramp_steps=adapt_steps // 3, max_steps=adapt_steps,
+        source_model, src_x, src_y, tgt_x, strength=args.strength, max_steps=adapt_steps,
+        ramp_steps=adapt_steps if args.ramp == "sigmoid" else adapt_steps // 3, ramp=args.ramp,
         batch_size=batch, lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
         separate_domains=not args.joint_batches, appearance_augmentation=args.appearance_augmentation,
     )  # fmt: skip
@@ -178,7 +187,7 @@ def main() -> None:
 
     selftrained = self_train_segmenter(
         result.model, src_x, src_y, tgt_x, train=student, rounds=args.self_training_rounds,
-        co_teacher=source_model,
+        co_teacher=source_model, keep_fraction=args.keep_fraction,
     )  # fmt: skip
     d_adapted = mean_dice(selftrained.model, test_x, test_y)
     log(
@@ -204,6 +213,7 @@ def main() -> None:
         },
         "domain_accuracy_final": dom_acc,
         "self_training_rounds": args.self_training_rounds,
+        "keep_fraction": args.keep_fraction,
         "self_training_log": selftrained.rounds,
         "target_labels_used_by_adaptation": False,
         "source_vendors": sources,
@@ -221,6 +231,7 @@ def main() -> None:
             "image_size": size,
         },
         "strength": args.strength,
+        "ramp": args.ramp,
         "separate_domain_batches": not args.joint_batches,
         "appearance_augmentation": args.appearance_augmentation,
         "quick": quick,

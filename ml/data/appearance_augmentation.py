@@ -157,15 +157,15 @@ class RandomNoise:
         return Sample(image + noise * (image.max() - image.min()).clamp_min(1e-8), label)
 
 
-def appearance_training_transform(generator: torch.Generator | None = None) -> Compose:
-    """The default training augmentation (rotation, scale, gamma/contrast, normalisation) with random
-    transfer curves, bias fields, blur and noise before the gamma/contrast jitter."""
+def appearance_training_transform(generator: torch.Generator | None = None, p: float = 0.25) -> Compose:
+    """The default training augmentation (rotation, scale, gamma/contrast, normalisation) with, each with
+    probability `p`, a random transfer curve, bias field, blur and noise before the gamma/contrast jitter."""
     steps: list[Transform] = [
         RandomAffine(generator=generator),
-        RandomTransferCurve(generator=generator),
-        RandomBiasField(generator=generator),
-        RandomBlur(generator=generator),
-        RandomNoise(generator=generator),
+        RandomTransferCurve(p=p, generator=generator),
+        RandomBiasField(p=p, generator=generator),
+        RandomBlur(p=p, generator=generator),
+        RandomNoise(p=p, generator=generator),
         RandomIntensity(generator=generator),
         NormalizeImage(),
     ]
