@@ -130,6 +130,15 @@ def main() -> None:
         "--keep-fraction", type=float, default=1.0,
         help="self-training keeps this most confident fraction of each class's target pseudo-labels (1: all)",
     )  # fmt: skip
+    ap.add_argument(
+        "--entropy-weight", type=float, default=0.0,
+        help="weight of the target predictions' mean entropy in the adversarial stage's loss (0: off)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--select-every", type=int, default=None,
+        help="adversarial stage: every so many steps after the ramp, score the weights by the distance of "
+        "their target class proportions from the source labels' and keep the closest (default: the last)",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.target == DEVELOPMENT_VENDOR:
         register_development_vendor()
@@ -170,11 +179,19 @@ def main() -> None:
         ramp_steps=adapt_steps if args.ramp == "sigmoid" else adapt_steps // 3, ramp=args.ramp,
         batch_size=batch, lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
         separate_domains=not args.joint_batches, appearance_augmentation=args.appearance_augmentation,
+        entropy_weight=args.entropy_weight, select_every=args.select_every,
     )  # fmt: skip
     d_adversarial = mean_dice(result.model, test_x, test_y)
     d_with_target_bn = mean_dice(recalibrate_batchnorm(result.model, normalised_batch(tgt_x)), test_x, test_y)
     d_bn_only = mean_dice(recalibrate_batchnorm(source_model, normalised_batch(tgt_x)), test_x, test_y)
     dom_acc = result.domain.recent_accuracy(20)
+    selection = None
+    if result.selection is not None:
+        selection = {
+            "step": result.selection.best_step,
+            "divergence": round(result.selection.best_divergence, 5),
+        }
+        log(f"adversarial checkpoint chosen by class proportions: {selection}")
     log(f"adversarial: target dice {d_adversarial:.3f}, final domain accuracy {dom_acc}")
 
     # Students train on source + target, and for twice the source model's steps (the platform's default).
@@ -212,6 +229,7 @@ def main() -> None:
             "dice_target_target_batchnorm_only": round(d_bn_only, 4),
         },
         "domain_accuracy_final": dom_acc,
+        "adversarial_selection": selection,
         "self_training_rounds": args.self_training_rounds,
         "keep_fraction": args.keep_fraction,
         "self_training_log": selftrained.rounds,
@@ -232,6 +250,7 @@ def main() -> None:
         },
         "strength": args.strength,
         "ramp": args.ramp,
+        "entropy_weight": args.entropy_weight,
         "separate_domain_batches": not args.joint_batches,
         "appearance_augmentation": args.appearance_augmentation,
         "quick": quick,
