@@ -139,6 +139,10 @@ def main() -> None:
         help="adversarial stage: every so many steps after the ramp, score the weights by the distance of "
         "their target class proportions from the source labels' and keep the closest (default: the last)",
     )  # fmt: skip
+    ap.add_argument(
+        "--adapt-lr", type=float, default=5e-4,
+        help="the segmenter's learning rate in the adversarial stage (the discriminator keeps 5e-4)",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.target == DEVELOPMENT_VENDOR:
         register_development_vendor()
@@ -177,7 +181,7 @@ def main() -> None:
     result = adapt_segmenter(
         source_model, src_x, src_y, tgt_x, strength=args.strength, max_steps=adapt_steps,
         ramp_steps=adapt_steps if args.ramp == "sigmoid" else adapt_steps // 3, ramp=args.ramp,
-        batch_size=batch, lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
+        batch_size=batch, lr=args.adapt_lr, discriminator_lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
         separate_domains=not args.joint_batches, appearance_augmentation=args.appearance_augmentation,
         entropy_weight=args.entropy_weight, select_every=args.select_every,
     )  # fmt: skip
@@ -249,6 +253,7 @@ def main() -> None:
             "image_size": size,
         },
         "strength": args.strength,
+        "adapt_lr": args.adapt_lr,
         "ramp": args.ramp,
         "entropy_weight": args.entropy_weight,
         "separate_domain_batches": not args.joint_batches,
