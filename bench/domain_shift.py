@@ -29,6 +29,30 @@ gap before them and 0.40 after; the quick run 0.454 before (2 threads) and 0.448
 did not predict GE here.
 `--self-training-rounds 0` gives the adversarial stage alone, which the JSON also reports under "ablation".
 
+Stabilising the adversarial stage (issue #10's unmet target; every choice on canon, seed 0 unless said,
+--threads 1, before GE was run). Baseline in this session (segmenter and discriminator both at lr 5e-4):
+canon full 0.212 (the adversarial stage collapsed again: target Dice 0.837 -> 0.612), quick seed 0 0.800,
+quick seed 1 0.941 (a degenerate run: supervised Dice 0.59). Tried:
+- the segmenter's learning rate in the adversarial stage 1e-4, the discriminator's kept at 5e-4
+  (`--adapt-lr`, CHOSEN, now the default): canon full 0.627 (adversarial stage 0.854, no collapse), quick
+  seed 0 0.656, quick seed 1 0.838. It helps the full run, where the collapse happens, and costs the quick
+  runs some; chosen for the full run, the configuration the target is stated for.
+- label-free checkpoint choice in the adversarial stage by the distance (KL) of the target predictions'
+  class proportions from the source labels' (`--select-every 10`, ml.domain_adaptation.class_prior): on
+  the collapsed canon full run it picked the last step (KL 0.001): the collapse keeps the class
+  proportions, so this criterion cannot see it. Not used.
+- Ganin and Lempitsky's 2/(1+exp(-10p))-1 reversal ramp over the whole stage (`--ramp sigmoid`): canon
+  quick 0.816 (baseline 0.800). Not used (no clear gain; the full run was not tried).
+- class-balanced confident pseudo-labels, the most confident 80% of each class's target pixels
+  (`--keep-fraction 0.8`, ml.domain_adaptation.confident_labels): canon quick 0.733 (baseline 0.800). Not
+  used.
+- random scanner appearance in EVERY arm's training (random monotonic and non-monotonic transfer curves,
+  bias field, blur, noise: `--appearance-augmentation`, ml.data.appearance_augmentation): canon quick, each
+  at probability 0.5: supervised Dice 0.891 -> 0.814, gap 0.02 (below min_shift); at 0.25: supervised
+  0.855, adapted 0.863 (0.871 without). At these step budgets it weakens the upper bound more than it
+  helps the adapted model, so gap_closed would rise for the wrong reason. Not used.
+GE with the chosen default: GE_FIGURES
+
 Source and target batches go through the segmenter in passes of their own (per-domain BatchNorm batch
 statistics; `--joint-batches` gives the one joint pass). That choice was made on a development vendor that
 is not in this bench (a fourth synthetic look with its own non-monotonic contrast curve, target of the same
@@ -140,8 +164,9 @@ def main() -> None:
         "their target class proportions from the source labels' and keep the closest (default: the last)",
     )  # fmt: skip
     ap.add_argument(
-        "--adapt-lr", type=float, default=5e-4,
-        help="the segmenter's learning rate in the adversarial stage (the discriminator keeps 5e-4)",
+        "--adapt-lr", type=float, default=1e-4,
+        help="the segmenter's learning rate in the adversarial stage (the discriminator keeps 5e-4); 1e-4 was "
+        "chosen on canon, 5e-4 is the earlier default",
     )  # fmt: skip
     args = ap.parse_args()
     if args.target == DEVELOPMENT_VENDOR:
