@@ -51,7 +51,13 @@ quick seed 1 0.941 (a degenerate run: supervised Dice 0.59). Tried:
   at probability 0.5: supervised Dice 0.891 -> 0.814, gap 0.02 (below min_shift); at 0.25: supervised
   0.855, adapted 0.863 (0.871 without). At these step budgets it weakens the upper bound more than it
   helps the adapted model, so gap_closed would rise for the wrong reason. Not used.
-GE with the chosen default: GE_FIGURES
+GE, run once the choice was fixed (seed 0, --threads 1): full 0.516 (source only 0.484, adversarial stage
+0.656, adapted 0.663, supervised 0.831; 445 s), which meets the 0.5 target, but the earlier default rerun
+in the same session closed 0.495 (adversarial 0.646, adapted 0.656; the earlier session's 0.40 did not
+reproduce), so the gain on GE is small and within run-to-run variation. Quick: 0.243 with the new default,
+0.397 with the earlier one (as on canon, the lower rate costs the quick run). One seed each: read the
+full run's pass as marginal, not as a settled improvement. Times at --threads 1 on a shared 2-core
+machine: full run 400-540 s, quick 115-210 s (`make bench` runs --quick).
 
 Source and target batches go through the segmenter in passes of their own (per-domain BatchNorm batch
 statistics; `--joint-batches` gives the one joint pass). That choice was made on a development vendor that
