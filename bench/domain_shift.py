@@ -29,6 +29,36 @@ gap before them and 0.40 after; the quick run 0.454 before (2 threads) and 0.448
 did not predict GE here.
 `--self-training-rounds 0` gives the adversarial stage alone, which the JSON also reports under "ablation".
 
+Stabilising the adversarial stage (issue #10's unmet target; every choice on canon, seed 0 unless said,
+--threads 1, before GE was run). Baseline in this session (segmenter and discriminator both at lr 5e-4):
+canon full 0.212 (the adversarial stage collapsed again: target Dice 0.837 -> 0.612), quick seed 0 0.800,
+quick seed 1 0.941 (a degenerate run: supervised Dice 0.59). Tried:
+- the segmenter's learning rate in the adversarial stage 1e-4, the discriminator's kept at 5e-4
+  (`--adapt-lr`, CHOSEN, now the default): canon full 0.627 (adversarial stage 0.854, no collapse), quick
+  seed 0 0.656, quick seed 1 0.838. It helps the full run, where the collapse happens, and costs the quick
+  runs some; chosen for the full run, the configuration the target is stated for.
+- label-free checkpoint choice in the adversarial stage by the distance (KL) of the target predictions'
+  class proportions from the source labels' (`--select-every 10`, ml.domain_adaptation.class_prior): on
+  the collapsed canon full run it picked the last step (KL 0.001): the collapse keeps the class
+  proportions, so this criterion cannot see it. Not used.
+- Ganin and Lempitsky's 2/(1+exp(-10p))-1 reversal ramp over the whole stage (`--ramp sigmoid`): canon
+  quick 0.816 (baseline 0.800). Not used (no clear gain; the full run was not tried).
+- class-balanced confident pseudo-labels, the most confident 80% of each class's target pixels
+  (`--keep-fraction 0.8`, ml.domain_adaptation.confident_labels): canon quick 0.733 (baseline 0.800). Not
+  used.
+- random scanner appearance in EVERY arm's training (random monotonic and non-monotonic transfer curves,
+  bias field, blur, noise: `--appearance-augmentation`, ml.data.appearance_augmentation): canon quick, each
+  at probability 0.5: supervised Dice 0.891 -> 0.814, gap 0.02 (below min_shift); at 0.25: supervised
+  0.855, adapted 0.863 (0.871 without). At these step budgets it weakens the upper bound more than it
+  helps the adapted model, so gap_closed would rise for the wrong reason. Not used.
+GE, run once the choice was fixed (seed 0, --threads 1): full 0.516 (source only 0.484, adversarial stage
+0.656, adapted 0.663, supervised 0.831; 445 s), which meets the 0.5 target, but the earlier default rerun
+in the same session closed 0.495 (adversarial 0.646, adapted 0.656; the earlier session's 0.40 did not
+reproduce), so the gain on GE is small and within run-to-run variation. Quick: 0.243 with the new default,
+0.397 with the earlier one (as on canon, the lower rate costs the quick run). One seed each: read the
+full run's pass as marginal, not as a settled improvement. Times at --threads 1 on a shared 2-core
+machine: full run 400-540 s, quick 115-210 s (`make bench` runs --quick).
+
 Source and target batches go through the segmenter in passes of their own (per-domain BatchNorm batch
 statistics; `--joint-batches` gives the one joint pass). That choice was made on a development vendor that
 is not in this bench (a fourth synthetic look with its own non-monotonic contrast curve, target of the same
@@ -117,6 +147,33 @@ def main() -> None:
         "--joint-batches", action="store_true",
         help="one pass over source and target together (shared BatchNorm statistics), not one per domain",
     )  # fmt: skip
+    ap.add_argument(
+        "--appearance-augmentation", action=argparse.BooleanOptionalAction, default=False,
+        help="random transfer curves, bias fields, blur and noise in EVERY arm's training (source only, "
+        "adversarial, students, supervised)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--ramp", default="linear", choices=("linear", "sigmoid"),
+        help="how the reversal strength ramps up (sigmoid: 2/(1+exp(-10p))-1 over the whole adversarial stage)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--keep-fraction", type=float, default=1.0,
+        help="self-training keeps this most confident fraction of each class's target pseudo-labels (1: all)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--entropy-weight", type=float, default=0.0,
+        help="weight of the target predictions' mean entropy in the adversarial stage's loss (0: off)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--select-every", type=int, default=None,
+        help="adversarial stage: every so many steps after the ramp, score the weights by the distance of "
+        "their target class proportions from the source labels' and keep the closest (default: the last)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--adapt-lr", type=float, default=1e-4,
+        help="the segmenter's learning rate in the adversarial stage (the discriminator keeps 5e-4); 1e-4 was "
+        "chosen on canon, 5e-4 is the earlier default",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.target == DEVELOPMENT_VENDOR:
         register_development_vendor()
@@ -145,6 +202,7 @@ def main() -> None:
     common = {
         "config": fast(), "max_steps": steps, "max_seconds": None, "eval_every": None, "patience": None,
         "batch_size": batch, "lr": 3e-3, "seed": args.seed, "device": "cpu", "restore_best": False,
+        "appearance_augmentation": args.appearance_augmentation,
     }  # fmt: skip
     source_model, _ = train_segmenter(src_x, src_y, **common)  # type: ignore[arg-type]
     d_source = mean_dice(source_model, test_x, test_y)
@@ -152,14 +210,23 @@ def main() -> None:
     log(f"source only: target dice {d_source:.3f} (source-vendor dice {d_source_on_source:.3f})")
 
     result = adapt_segmenter(
-        source_model, src_x, src_y, tgt_x, strength=args.strength, ramp_steps=adapt_steps // 3, max_steps=adapt_steps,
-        batch_size=batch, lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
-        separate_domains=not args.joint_batches,
+        source_model, src_x, src_y, tgt_x, strength=args.strength, max_steps=adapt_steps,
+        ramp_steps=adapt_steps if args.ramp == "sigmoid" else adapt_steps // 3, ramp=args.ramp,
+        batch_size=batch, lr=args.adapt_lr, discriminator_lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
+        separate_domains=not args.joint_batches, appearance_augmentation=args.appearance_augmentation,
+        entropy_weight=args.entropy_weight, select_every=args.select_every,
     )  # fmt: skip
     d_adversarial = mean_dice(result.model, test_x, test_y)
     d_with_target_bn = mean_dice(recalibrate_batchnorm(result.model, normalised_batch(tgt_x)), test_x, test_y)
     d_bn_only = mean_dice(recalibrate_batchnorm(source_model, normalised_batch(tgt_x)), test_x, test_y)
     dom_acc = result.domain.recent_accuracy(20)
+    selection = None
+    if result.selection is not None:
+        selection = {
+            "step": result.selection.best_step,
+            "divergence": round(result.selection.best_divergence, 5),
+        }
+        log(f"adversarial checkpoint chosen by class proportions: {selection}")
     log(f"adversarial: target dice {d_adversarial:.3f}, final domain accuracy {dom_acc}")
 
     # Students train on source + target, and for twice the source model's steps (the platform's default).
@@ -172,7 +239,7 @@ def main() -> None:
 
     selftrained = self_train_segmenter(
         result.model, src_x, src_y, tgt_x, train=student, rounds=args.self_training_rounds,
-        co_teacher=source_model,
+        co_teacher=source_model, keep_fraction=args.keep_fraction,
     )  # fmt: skip
     d_adapted = mean_dice(selftrained.model, test_x, test_y)
     log(
@@ -197,7 +264,9 @@ def main() -> None:
             "dice_target_target_batchnorm_only": round(d_bn_only, 4),
         },
         "domain_accuracy_final": dom_acc,
+        "adversarial_selection": selection,
         "self_training_rounds": args.self_training_rounds,
+        "keep_fraction": args.keep_fraction,
         "self_training_log": selftrained.rounds,
         "target_labels_used_by_adaptation": False,
         "source_vendors": sources,
@@ -215,7 +284,11 @@ def main() -> None:
             "image_size": size,
         },
         "strength": args.strength,
+        "adapt_lr": args.adapt_lr,
+        "ramp": args.ramp,
+        "entropy_weight": args.entropy_weight,
         "separate_domain_batches": not args.joint_batches,
+        "appearance_augmentation": args.appearance_augmentation,
         "quick": quick,
         "seconds": round(time.perf_counter() - start, 1),
     }

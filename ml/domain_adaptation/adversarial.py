@@ -10,9 +10,10 @@ reversal strength ramps linearly from 0 to `strength` (the discriminator learns 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -36,7 +37,9 @@ from ml.training.trainer import Trainer
 @dataclass(frozen=True)
 class AdversarialConfig:
     """`strength`: the final gradient-reversal factor (alpha in the paper); it ramps from 0 over
-    `ramp_steps` after `delay_steps`. `domain_weight` scales the domain loss seen by the discriminator."""
+    `ramp_steps` after `delay_steps`, linearly or (`ramp="sigmoid"`) as Ganin and Lempitsky's
+    2 / (1 + exp(-10 p)) - 1 of the ramp's progress p. `domain_weight` scales the domain loss seen by the
+    discriminator."""
 
     taps: tuple[str, ...] = ()
     strength: float = 0.1
@@ -46,6 +49,7 @@ class AdversarialConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     separate_domains: bool = False
     entropy_weight: float = 0.0
+    ramp: Literal["linear", "sigmoid"] = "linear"
 
     def strength_at(self, step: int) -> float:
         """The reversal factor at 0-based `step`."""
@@ -53,7 +57,10 @@ class AdversarialConfig:
             return 0.0
         if self.ramp_steps <= 0:
             return self.strength
-        return self.strength * min(1.0, (step - self.delay_steps) / self.ramp_steps)
+        progress = min(1.0, (step - self.delay_steps) / self.ramp_steps)
+        if self.ramp == "sigmoid":
+            return self.strength * (2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0)
+        return self.strength * progress
 
 
 class UnlabelledImageDataset(Dataset[torch.Tensor]):

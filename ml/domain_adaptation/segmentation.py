@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ml.data.appearance_augmentation import segmentation_transform
 from ml.data.datasets import SegmentationSliceDataset
-from ml.data.transforms import eval_transform, training_transform
+from ml.data.transforms import eval_transform
 from ml.domain_adaptation.adversarial import (
     AdversarialConfig,
     AdversarialTrainer,
@@ -23,8 +24,10 @@ from ml.domain_adaptation.adversarial import (
     build_discriminator,
 )
 from ml.domain_adaptation.batchnorm import recalibrate_batchnorm
+from ml.domain_adaptation.class_prior import PriorCheckpoints, class_proportions
 from ml.domain_adaptation.discriminator import DiscriminatorConfig
 from ml.domain_adaptation.taps import default_taps
+from ml.segmentation.infer import segment_probabilities
 from ml.segmentation.losses import SegmentationLoss, dice_metrics
 from ml.training.devices import pick_device, seed_everything
 from ml.training.trainer import History, Progress, TrainerConfig, make_loader
@@ -42,6 +45,7 @@ class AdaptationResult:
     domain: DomainLog
     config: AdversarialConfig
     adversarial_model: nn.Module | None = None
+    selection: PriorCheckpoints | None = None
 
 
 def normalised_batch(images: np.ndarray) -> torch.Tensor:
@@ -67,6 +71,7 @@ def adapt_segmenter(
     strength: float = 0.1,
     ramp_steps: int = 100,
     delay_steps: int = 0,
+    ramp: Literal["linear", "sigmoid"] = "linear",
     discriminator: DiscriminatorConfig | None = None,
     max_steps: int | None = 300,
     max_seconds: float | None = None,
@@ -75,6 +80,7 @@ def adapt_segmenter(
     discriminator_lr: float | None = None,
     dice_weight: float = 1.0,
     augment: bool = True,
+    appearance_augmentation: bool = False,
     val_images: np.ndarray | None = None,
     val_labels: np.ndarray | None = None,
     eval_every: int | None = 100,
@@ -85,6 +91,7 @@ def adapt_segmenter(
     target_batchnorm: bool = False,
     separate_domains: bool = True,
     entropy_weight: float = 0.0,
+    select_every: int | None = None,
     seed: int = 0,
 ) -> AdaptationResult:
     """Fine-tune a copy of `model` (left untouched) adversarially. source_images/labels: (N, H, W) as for
@@ -94,12 +101,15 @@ def adapt_segmenter(
     statistics on the target images (`recalibrate_batchnorm`), so the result is specific to the target.
     `separate_domains` (the default): source and target go through the network in passes of their own,
     so BatchNorm normalises each with its own batch statistics; False: one joint pass. `entropy_weight`
-    adds the mean entropy of the target predictions to the loss (0: off)."""
+    adds the mean entropy of the target predictions to the loss (0: off). `select_every` (a multiple of
+    10): every so many steps once the reversal has ramped up, score the weights by how far their target
+    predictions' class proportions are from the source labels' (`class_prior`, no target label) and
+    return the closest instead of the last (`selection` records the scores)."""
     seed_everything(seed)
     dev = device if isinstance(device, torch.device) else pick_device(device)
     net = copy.deepcopy(model).float()
     tap_names = tuple(taps) if taps else default_taps(net)
-    transform = training_transform() if augment else eval_transform()
+    transform = segmentation_transform(augment, appearance_augmentation)
     source = SegmentationSliceDataset(np.asarray(source_images), np.asarray(source_labels), transform)
     target = UnlabelledImageDataset(np.asarray(target_images), transform)
     source_loader = make_loader(source, batch_size, seed=seed, drop_last=len(source) > batch_size)
@@ -111,7 +121,7 @@ def adapt_segmenter(
     example = source[0][0][None]
     disc = build_discriminator(net, tap_names, example, discriminator)
     adv = AdversarialConfig(
-        taps=tap_names, strength=strength, ramp_steps=ramp_steps, delay_steps=delay_steps,
+        taps=tap_names, strength=strength, ramp_steps=ramp_steps, delay_steps=delay_steps, ramp=ramp,
         discriminator=disc.config, separate_domains=separate_domains,
         entropy_weight=entropy_weight,
     )  # fmt: skip
@@ -125,12 +135,56 @@ def adapt_segmenter(
         source_loader, target_loader, disc, val_loader, dice_metrics if val_loader is not None else None,
         adversarial=adv, seed=seed, device=dev, config=cfg, progress=progress, should_stop=should_stop,
     )  # fmt: skip
+    selector = None
+    if select_every is not None:
+        if select_every % cfg.progress_every:
+            raise ValueError(f"select_every must be a multiple of {cfg.progress_every}, got {select_every}")
+        selector = PriorCheckpoints(np.zeros(0), first_step=delay_steps + ramp_steps)
+        progress = _selecting(
+            progress, selector, trainer.module, source_labels, target_images, select_every, dev
+        )
+    trainer.progress = progress
     try:
         history = trainer.fit()
     finally:
         trainer.close()
+    if selector is not None and selector.best_state is not None:
+        trainer.module.load_state_dict(selector.best_state)
     adversarial = trainer.model.float()
     final = adversarial
     if target_batchnorm:
         final = recalibrate_batchnorm(adversarial, normalised_batch(np.asarray(target_images)).to(dev))
-    return AdaptationResult(final, history, trainer.domain_log, adv, adversarial)
+    return AdaptationResult(final, history, trainer.domain_log, adv, adversarial, selector)
+
+
+def predicted_proportions(model: nn.Module, images: np.ndarray, device: torch.device) -> np.ndarray:
+    """(K,) class proportions of `model`'s labels of `images` (N, H, W), with BatchNorm statistics
+    re-estimated on them (the model itself is untouched)."""
+    labeller = recalibrate_batchnorm(model, normalised_batch(images).to(device))
+    probs = segment_probabilities(labeller, images, device)
+    return class_proportions(probs.argmax(axis=1), probs.shape[1])
+
+
+def _selecting(
+    progress: Callable[[Progress], None] | None,
+    selector: PriorCheckpoints,
+    model: nn.Module,
+    source_labels: np.ndarray,
+    target_images: np.ndarray,
+    every: int,
+    device: torch.device,
+) -> Callable[[Progress], None]:
+    """A progress callback that also offers `model` to `selector` every `every` steps."""
+    target = np.asarray(target_images)
+
+    def callback(p: Progress) -> None:
+        if progress is not None:
+            progress(p)
+        if p.phase == "train" and p.step % every == 0:
+            predicted = predicted_proportions(model, target, device)
+            if selector.reference.size == 0:
+                selector.reference = class_proportions(np.asarray(source_labels), len(predicted))
+            selector.offer(p.step, model, predicted)
+            model.train()
+
+    return callback

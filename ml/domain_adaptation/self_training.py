@@ -26,8 +26,10 @@ import torch
 from torch import nn
 
 from ml.domain_adaptation.batchnorm import recalibrate_batchnorm
+from ml.domain_adaptation.confident_labels import confident_labels
 from ml.domain_adaptation.segmentation import normalised_batch
 from ml.segmentation.infer import segment_probabilities
+from ml.segmentation.losses import IGNORE
 
 DEFAULT_ROUNDS = 3
 
@@ -61,13 +63,15 @@ def pseudo_labels(
     target_images: np.ndarray,
     device: torch.device | None = None,
     co_teacher: nn.Module | None = None,
+    keep_fraction: float = 1.0,
 ) -> np.ndarray:
     """(M, H, W) labels of the target images by `model` with target BatchNorm statistics (model untouched);
-    with a co_teacher, the most likely class of the two models' averaged probabilities."""
+    with a co_teacher, the most likely class of the two models' averaged probabilities. keep_fraction < 1:
+    only that most confident fraction of each class's pixels keep a label, the rest are IGNORE."""
     probs = target_probabilities(model, target_images, device)
     if co_teacher is not None:
         probs = 0.5 * (probs + target_probabilities(co_teacher, target_images, device))
-    return probs.argmax(axis=1).astype(np.int64)
+    return confident_labels(probs, keep_fraction)
 
 
 def self_train_segmenter(
@@ -79,6 +83,7 @@ def self_train_segmenter(
     train: TrainStudent,
     rounds: int = DEFAULT_ROUNDS,
     co_teacher: nn.Module | None = None,
+    keep_fraction: float = 1.0,
     device: torch.device | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> SelfTrainingResult:
@@ -87,6 +92,8 @@ def self_train_segmenter(
     source_images/labels: (N, H, W) with labels; target_images: (M, H, W), no labels, same H, W.
     `train` builds and trains a new model (the caller picks its architecture and budget); co_teacher
     (e.g. the source model the teacher was adapted from) labels the first round together with the teacher.
+    keep_fraction < 1: students see only the most confident fraction of each class's target pixels (the
+    others are labelled IGNORE, which the segmentation loss leaves out).
     """
     if rounds < 0:
         raise ValueError(f"rounds must be 0 or more, got {rounds}")
@@ -97,20 +104,23 @@ def self_train_segmenter(
             f"target images {target_images.shape[1:]} differ from source {source_images.shape[1:]}"
         )
     model, log, previous = teacher, [], None
+    # Room for IGNORE (-1) next to unsigned source labels.
+    label_dtype = np.promote_types(source_labels.dtype, np.int8)
     images = np.concatenate([source_images, target_images.astype(source_images.dtype)])
     for r in range(rounds):
         if should_stop is not None and should_stop():
             break
-        labels = pseudo_labels(model, target_images, device, co_teacher if r == 0 else None)
+        labels = pseudo_labels(model, target_images, device, co_teacher if r == 0 else None, keep_fraction)
         log.append(
             {
                 "round": r + 1,
                 "foreground_fraction": round(float((labels > 0).mean()), 4),
+                "ignored_fraction": round(float((labels == IGNORE).mean()), 4),
                 "changed_fraction": None
                 if previous is None
                 else round(float((labels != previous).mean()), 4),
             }
         )
-        model = train(images, np.concatenate([source_labels, labels.astype(source_labels.dtype)]), r)
+        model = train(images, np.concatenate([source_labels, labels]).astype(label_dtype), r)
         previous = labels
     return SelfTrainingResult(model, log)

@@ -5,14 +5,22 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+# A label that no loss term sees (e.g. an unconfident pseudo-label).
+IGNORE = -1
+
 
 def soft_dice_loss(
     logits: torch.Tensor, target: torch.Tensor, ignore_background: bool = True
 ) -> torch.Tensor:
-    """1 - mean soft Dice over classes (and the batch pooled). logits: (N, K, H, W); target: (N, H, W) long."""
+    """1 - mean soft Dice over classes (and the batch pooled). logits: (N, K, H, W); target: (N, H, W) long.
+    Pixels labelled IGNORE count for neither the prediction nor the target."""
     k = logits.shape[1]
     probs = torch.softmax(logits, dim=1)
-    onehot = F.one_hot(target, k).permute(0, 3, 1, 2).to(probs.dtype)
+    valid = target != IGNORE
+    onehot = F.one_hot(target.clamp_min(0), k).permute(0, 3, 1, 2).to(probs.dtype)
+    if not bool(valid.all()):
+        mask = valid[:, None].to(probs.dtype)
+        probs, onehot = probs * mask, onehot * mask
     dims = (0, 2, 3)
     inter = (probs * onehot).sum(dims)
     denom = probs.sum(dims) + onehot.sum(dims)
@@ -23,13 +31,13 @@ def soft_dice_loss(
 
 
 class SegmentationLoss:
-    """Cross-entropy plus `dice_weight` x soft Dice loss."""
+    """Cross-entropy plus `dice_weight` x soft Dice loss; pixels labelled IGNORE are left out of both."""
 
     def __init__(self, dice_weight: float = 1.0) -> None:
         self.dice_weight = dice_weight
 
     def __call__(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        loss = F.cross_entropy(logits, target)
+        loss = F.cross_entropy(logits, target, ignore_index=IGNORE)
         if self.dice_weight:
             loss = loss + self.dice_weight * soft_dice_loss(logits, target)
         return loss

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ml.data.appearance_augmentation import segmentation_transform
 from ml.data.datasets import SegmentationSliceDataset
-from ml.data.transforms import eval_transform, training_transform
+from ml.data.transforms import eval_transform
 from ml.segmentation.fcn import FCN, FCNConfig
 from ml.segmentation.losses import SegmentationLoss, dice_metrics
 from ml.segmentation.unet import UNet, UNetConfig
@@ -54,6 +55,7 @@ def train_segmenter(
     lr: float = 2e-3,
     dice_weight: float = 1.0,
     augment: bool = True,
+    appearance_augmentation: bool = False,
     val_fraction: float = 0.1,
     val_images: np.ndarray | None = None,
     val_labels: np.ndarray | None = None,
@@ -71,7 +73,8 @@ def train_segmenter(
 ) -> tuple[nn.Module, History]:
     """images: (N, H, W) float [0, 1] or uint8; labels: (N, H, W) 0 bg / 1 LV / 2 Myo / 3 RV; H, W
     multiples of 16. Early-stops on the mean foreground Dice of a validation split (a random
-    `val_fraction` of the slices unless val_images/val_labels are given); returns the best model."""
+    `val_fraction` of the slices unless val_images/val_labels are given); returns the best model.
+    `appearance_augmentation` adds random transfer curves, bias fields, blur and noise to `augment`."""
     seed_everything(seed)
     dev = device if isinstance(device, torch.device) else pick_device(device)
     images, labels = np.asarray(images), np.asarray(labels)
@@ -83,7 +86,9 @@ def train_segmenter(
         images, labels = images[train_idx], labels[train_idx]
     model = build_segmenter(arch, config, width)
     assert isinstance(model, (FCN, UNet))
-    train_ds = SegmentationSliceDataset(images, labels, training_transform() if augment else eval_transform())
+    train_ds = SegmentationSliceDataset(
+        images, labels, segmentation_transform(augment, appearance_augmentation)
+    )
     val_ds = SegmentationSliceDataset(np.asarray(val_images), np.asarray(val_labels), eval_transform())
     train_loader = make_loader(
         train_ds, batch_size, shuffle=True, seed=seed, drop_last=len(train_ds) > batch_size

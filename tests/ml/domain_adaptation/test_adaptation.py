@@ -1,3 +1,6 @@
+import itertools
+import math
+
 import numpy as np
 import torch
 
@@ -120,3 +123,15 @@ def test_mean_entropy_by_hand():
     q = torch.sigmoid(torch.tensor(-20.0, dtype=torch.float64))  # the unlikely class's probability
     expected = (-(q * torch.log(q) + (1 - q) * torch.log1p(-q))).float()
     assert torch.isclose(mean_entropy(confident), expected, atol=1e-6)
+
+
+def test_sigmoid_ramp_follows_ganin_and_lempitsky_and_reaches_the_strength():
+    cfg = AdversarialConfig(taps=("fuse",), strength=0.5, delay_steps=10, ramp_steps=100, ramp="sigmoid")
+    assert cfg.strength_at(0) == 0.0 and cfg.strength_at(10) == 0.0
+    assert abs(cfg.strength_at(60) - 0.5 * (2 / (1 + math.exp(-5.0)) - 1)) < 1e-12
+    assert abs(cfg.strength_at(110) - 0.5 * (2 / (1 + math.exp(-10.0)) - 1)) < 1e-12
+    assert cfg.strength_at(500) == cfg.strength_at(110)
+    steps = [cfg.strength_at(s) for s in range(10, 111)]
+    assert all(b > a for a, b in itertools.pairwise(steps))
+    linear = AdversarialConfig(taps=("fuse",), strength=0.5, delay_steps=10, ramp_steps=100)
+    assert cfg.strength_at(30) > linear.strength_at(30)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ml.domain_adaptation.self_training import pseudo_labels, self_train_segmenter
+from ml.segmentation.losses import IGNORE
 
 
 class ThresholdSegmenter(nn.Module):
@@ -124,3 +125,41 @@ def test_a_co_teacher_averages_probabilities_with_the_teacher_in_the_first_round
     source, source_labels = _images(3, 0), np.zeros((3, 8, 8), dtype=np.int64)
     self_train_segmenter(teacher, source, source_labels, target, train=train, rounds=2, co_teacher=co)
     assert seen == [[2], [3]]  # round 1: the average; round 2: the student alone
+
+
+class GradedSegmenter(nn.Module):
+    """Class 1 with a confidence that grows with the (normalised) image, else class 0."""
+
+    multiple = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.full((x.shape[0], 4, *x.shape[2:]), -10.0)
+        logits[:, 0] = 0.0
+        logits[:, 1] = 3.0 * self.bn(x)[:, 0]
+        return logits
+
+
+def test_students_see_only_each_classs_most_confident_target_pixels_and_ignore_the_rest():
+    seen: list[np.ndarray] = []
+
+    def train(images: np.ndarray, labels: np.ndarray, round_: int) -> nn.Module:
+        seen.append(labels)
+        return teacher
+
+    teacher = GradedSegmenter()
+    source, target = _images(3, 0), _images(2, 1)
+    source_labels = np.zeros((3, 8, 8), np.uint8)  # unsigned, as the bench's: IGNORE must still fit
+    result = self_train_segmenter(
+        teacher, source, source_labels, target, train=train, rounds=1, keep_fraction=0.5
+    )
+    labels = seen[0]
+    assert labels.dtype.kind == "i" and labels.shape == (5, 8, 8)
+    np.testing.assert_array_equal(labels[:3], source_labels)
+    pseudo = labels[3:]
+    assert set(np.unique(pseudo).tolist()) == {IGNORE, 0, 1}
+    assert (pseudo == 1).sum() == 16 and (pseudo == 0).sum() == 48  # half of 32 square, half of 96 background
+    assert result.rounds[0]["ignored_fraction"] == pytest.approx(0.5)
