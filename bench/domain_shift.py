@@ -81,7 +81,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml.data.cardiac_phantom import make_cardiac_cine
 from ml.domain_adaptation.batchnorm import recalibrate_batchnorm
-from ml.domain_adaptation.segmentation import adapt_segmenter, normalised_batch
+from ml.domain_adaptation.segmentation import (
+    DISCRIMINATOR_LR,
+    SEGMENTER_ADAPT_LR,
+    adapt_segmenter,
+    normalised_batch,
+)
 from ml.domain_adaptation.self_training import DEFAULT_ROUNDS, self_train_segmenter
 from ml.metrics.overlap import dice
 from ml.segmentation.fcn import fast
@@ -170,7 +175,7 @@ def main() -> None:
         "their target class proportions from the source labels' and keep the closest (default: the last)",
     )  # fmt: skip
     ap.add_argument(
-        "--adapt-lr", type=float, default=1e-4,
+        "--adapt-lr", type=float, default=SEGMENTER_ADAPT_LR,
         help="the segmenter's learning rate in the adversarial stage (the discriminator keeps 5e-4); 1e-4 was "
         "chosen on canon, 5e-4 is the earlier default",
     )  # fmt: skip
@@ -212,7 +217,7 @@ def main() -> None:
     result = adapt_segmenter(
         source_model, src_x, src_y, tgt_x, strength=args.strength, max_steps=adapt_steps,
         ramp_steps=adapt_steps if args.ramp == "sigmoid" else adapt_steps // 3, ramp=args.ramp,
-        batch_size=batch, lr=args.adapt_lr, discriminator_lr=5e-4, eval_every=None, seed=args.seed, device="cpu",
+        batch_size=batch, lr=args.adapt_lr, discriminator_lr=DISCRIMINATOR_LR, eval_every=None, seed=args.seed, device="cpu",
         separate_domains=not args.joint_batches, appearance_augmentation=args.appearance_augmentation,
         entropy_weight=args.entropy_weight, select_every=args.select_every,
     )  # fmt: skip

@@ -48,6 +48,13 @@ class AdaptationResult:
     selection: PriorCheckpoints | None = None
 
 
+# The learning rates of the adversarial stage that bench/domain_shift.py and the platform's adapt job use:
+# the segmenter at 1e-4 (at 5e-4 it collapsed on the development vendor's full run), the discriminator at
+# 5e-4. Chosen on the development vendor, never on a benchmark target.
+SEGMENTER_ADAPT_LR = 1e-4
+DISCRIMINATOR_LR = 5e-4
+
+
 def normalised_batch(images: np.ndarray) -> torch.Tensor:
     """(N, H, W) [0, 1] or uint8 -> (N, 1, H, W) float32, each image zero mean / unit std (as the
     evaluation transform and inference do)."""

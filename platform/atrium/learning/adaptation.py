@@ -292,8 +292,9 @@ def adapt_for_study(
         "max_seconds": p.max_seconds, "batch_size": p.batch_size, "eval_every": None, "seed": p.seed,
         "device": None, "progress": on_progress, "should_stop": should_stop,
     }  # fmt: skip
+    rates: dict[str, float] = {}  # the adaptation's own defaults unless set below
     if p.family == ModelFamily.SEGMENTATION:
-        from ml.domain_adaptation.segmentation import adapt_segmenter
+        from ml.domain_adaptation.segmentation import DISCRIMINATOR_LR, SEGMENTER_ADAPT_LR, adapt_segmenter
 
         multiple = int(getattr(parent, "multiple", 16))
         src_images, _ = pad_to_multiple(source.images, multiple)
@@ -303,7 +304,16 @@ def adapt_for_study(
             raise ValueError(
                 f"target frames {tgt.shape[1:]} differ in size from source frames {src_images.shape[1:]}"
             )
-        result = adapt_segmenter(parent, src_images, src_labels, tgt, **common)
+        rates = {"lr": SEGMENTER_ADAPT_LR, "discriminator_lr": DISCRIMINATOR_LR}
+        result = adapt_segmenter(
+            parent,
+            src_images,
+            src_labels,
+            tgt,
+            lr=rates["lr"],
+            discriminator_lr=rates["discriminator_lr"],
+            **common,
+        )
         if p.self_training_rounds:
             self_trained = _self_train(
                 p, result.model, parent, src_images, src_labels, tgt, progress, should_stop
@@ -333,8 +343,8 @@ def adapt_for_study(
             "method": "adversarial (Kamnitsas et al. 2017)"
             + (" + pseudo-label self-training" if p.self_training_rounds else ""),
             "taps": list(result.config.taps),
-            "strength": p.strength, "steps": result.history.step, "stopped": result.history.stopped,
-            "domain_accuracy_final": result.domain.recent_accuracy(20), "seed": p.seed, "source": p.source,
+            "strength": p.strength, "learning_rates": rates, "steps": result.history.step,
+            "stopped": result.history.stopped, "domain_accuracy_final": result.domain.recent_accuracy(20), "seed": p.seed, "source": p.source,
             "self_training": {
                 "rounds": p.self_training_rounds, "steps_per_student": p.self_training_steps,
                 "first_round_co_teacher": "parent" if p.self_training_rounds else None,

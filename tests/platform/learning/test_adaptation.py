@@ -49,6 +49,8 @@ def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_st
     assert child.config["adapted_to"] == {"vendor": vendor}
     assert child.config["model"] == parent.config["model"]  # same architecture, loadable like any version
     assert child.config["adaptation"]["steps"] == 2
+    # the adversarial stage's rates are the benchmark's (bench/domain_shift.py), recorded with the version
+    assert child.config["adaptation"]["learning_rates"] == {"lr": 1e-4, "discriminator_lr": 5e-4}
     self_training = child.config["adaptation"]["self_training"]  # the default for segmentation: 3 rounds
     assert self_training["rounds"] == 3 and self_training["steps_per_student"] == 4
     assert self_training["first_round_co_teacher"] == "parent"
