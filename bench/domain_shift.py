@@ -56,7 +56,11 @@ GE, run once the choice was fixed (seed 0, --threads 1): full 0.516 (source only
 in the same session closed 0.495 (adversarial 0.646, adapted 0.656; the earlier session's 0.40 did not
 reproduce), so the gain on GE is small and within run-to-run variation. Quick: 0.243 with the new default,
 0.397 with the earlier one (as on canon, the lower rate costs the quick run). One seed each: read the
-full run's pass as marginal, not as a settled improvement. Times at --threads 1 on a shared 2-core
+full run's pass as marginal, not as a settled improvement. Two more full GE runs with the new default
+(--seed 1 and 2, --threads 1): seed 1 closed 0.325, but there the source model itself trained badly
+(0.656 Dice on its own vendors against 0.97-0.99 on seeds 0 and 2; supervised upper bound 0.540), seed 2
+closed 0.600 (source only 0.489, adapted 0.692, supervised 0.827). Over seeds 0-2: median 0.516, mean
+0.480. Times at --threads 1 on a shared 2-core
 machine: full run 400-540 s, quick 115-210 s (`make bench` runs --quick).
 
 Source and target batches go through the segmenter in passes of their own (per-domain BatchNorm batch
