@@ -7,6 +7,8 @@ tissue's brightness order changes. Images are (C, H, W) float; labels pass throu
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -20,6 +22,7 @@ from ml.data.transforms import (
     eval_transform,
     training_transform,
 )
+from ml.data.vendors import bias_field_at
 
 
 def _rand(generator: torch.Generator | None) -> float:
@@ -75,17 +78,11 @@ class RandomTransferCurve:
 def bias_field(
     shape: tuple[int, int], strength: float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """(H, W) smooth multiplicative field within 1 +/- strength: a random plane plus a quadratic bowl."""
-    h, w = shape
-    y = torch.linspace(-1.0, 1.0, h)[:, None]
-    x = torch.linspace(-1.0, 1.0, w)[None, :]
-    ang = _uniform(0.0, 2 * torch.pi, generator)
-    cy, cx = _uniform(-0.5, 0.5, generator), _uniform(-0.5, 0.5, generator)
-    field = 0.6 * (torch.cos(torch.tensor(ang)) * x + torch.sin(torch.tensor(ang)) * y)
-    field = field - 0.4 * ((x - cx) ** 2 + (y - cy) ** 2)
-    field = field - field.mean()
-    field = field / field.abs().max().clamp_min(1e-6)
-    return 1.0 + strength * field
+    """(H, W) smooth multiplicative field within 1 +/- strength: the vendors' coil-sensitivity field
+    (a random plane plus a quadratic bowl), drawn with `generator`."""
+    angle = _uniform(0.0, 2 * math.pi, generator)
+    centre = (_uniform(-0.5, 0.5, generator), _uniform(-0.5, 0.5, generator))
+    return torch.from_numpy(bias_field_at(shape, strength, angle, centre))
 
 
 class RandomBiasField:

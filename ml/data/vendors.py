@@ -141,12 +141,21 @@ def _noise(
 def smooth_bias_field(shape: tuple[int, int], strength: float, rng: np.random.Generator) -> np.ndarray:
     """A smooth multiplicative field (H, W) float32 around 1, within 1 +/- strength (a random plane plus a
     quadratic bowl, as from coil sensitivity)."""
+    ang = rng.uniform(0.0, 2.0 * np.pi)
+    cy, cx = rng.uniform(-0.5, 0.5, size=2)
+    return bias_field_at(shape, strength, float(ang), (float(cy), float(cx)))
+
+
+def bias_field_at(
+    shape: tuple[int, int], strength: float, angle: float, centre: tuple[float, float]
+) -> np.ndarray:
+    """The field of smooth_bias_field for a given plane direction `angle` (radians) and bowl `centre`
+    (y, x in [-1, 1] coordinates)."""
     h, w = shape
     y = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
     x = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
-    ang = rng.uniform(0.0, 2.0 * np.pi)
-    cy, cx = rng.uniform(-0.5, 0.5, size=2)
-    field = 0.6 * (np.cos(ang) * x + np.sin(ang) * y) - 0.4 * ((x - cx) ** 2 + (y - cy) ** 2)
+    cy, cx = centre
+    field = 0.6 * (np.cos(angle) * x + np.sin(angle) * y) - 0.4 * ((x - cx) ** 2 + (y - cy) ** 2)
     field = field - field.mean()
     field = field / max(float(np.abs(field).max()), 1e-6)
     return (1.0 + strength * field).astype(np.float32)
