@@ -15,10 +15,11 @@ On a shared machine the absolute numbers move with the load; the ratios are what
 the bare app and the disk read are timed back to back within each repeat, so all three see the same
 machine.
 
-Figures on the 2-core VM (2026-12-04, 10 full runs, nothing else running): serve_vs_disk 0.22-0.36
-(median 0.32), serve_vs_bare_asgi 0.62-1.09, ingest_vs_dcmread 0.42-0.53 (median 0.47), the clip 8-13 ms,
-single-frame requests 395-680/s. The disk baseline alone moves 7.6-15 GB/s between runs, and the bare
-uvicorn app reaches 0.21-0.53 of it: with the frame view's session, user and series lookups as plain
+Figures on the 2-core VM (2026-12-04, full runs with other work paused): serve_vs_disk 0.17-0.36 over
+15 runs (median 0.32; under 0.3 in 5), serve_vs_bare_asgi 0.62-1.09, the clip 8-13 ms, single-frame
+requests 395-790/s; ingest_vs_dcmread 0.48-0.59 over the last 5 (median 0.55; 0.42-0.53 before
+de-identification wrote raw elements). The disk baseline alone moves 7.6-15 GB/s between runs, and the
+bare uvicorn app reaches 0.21-0.53 of it: with the frame view's session, user and series lookups as plain
 queries (atrium.raw_rows), Django's share is ~1 ms per request and the rest is the server and loopback.
 
     .venv/bin/python bench/ingest_serve.py [--quick] [--size 192] [--repeats 5]
