@@ -306,14 +306,8 @@ def adapt_for_study(
             )
         rates = {"lr": SEGMENTER_ADAPT_LR, "discriminator_lr": DISCRIMINATOR_LR}
         result = adapt_segmenter(
-            parent,
-            src_images,
-            src_labels,
-            tgt,
-            lr=rates["lr"],
-            discriminator_lr=rates["discriminator_lr"],
-            **common,
-        )
+            parent, src_images, src_labels, tgt, lr=SEGMENTER_ADAPT_LR, discriminator_lr=DISCRIMINATOR_LR, **common
+        )  # fmt: skip
         if p.self_training_rounds:
             self_trained = _self_train(
                 p, result.model, parent, src_images, src_labels, tgt, progress, should_stop
@@ -344,7 +338,8 @@ def adapt_for_study(
             + (" + pseudo-label self-training" if p.self_training_rounds else ""),
             "taps": list(result.config.taps),
             "strength": p.strength, "learning_rates": rates, "steps": result.history.step,
-            "stopped": result.history.stopped, "domain_accuracy_final": result.domain.recent_accuracy(20), "seed": p.seed, "source": p.source,
+            "stopped": result.history.stopped, "domain_accuracy_final": result.domain.recent_accuracy(20),
+            "seed": p.seed, "source": p.source,
             "self_training": {
                 "rounds": p.self_training_rounds, "steps_per_student": p.self_training_steps,
                 "first_round_co_teacher": "parent" if p.self_training_rounds else None,
