@@ -16,11 +16,10 @@ def soft_dice_loss(
     Pixels labelled IGNORE count for neither the prediction nor the target."""
     k = logits.shape[1]
     probs = torch.softmax(logits, dim=1)
-    valid = target != IGNORE
-    onehot = F.one_hot(target.clamp_min(0), k).permute(0, 3, 1, 2).to(probs.dtype)
-    if not bool(valid.all()):
-        mask = valid[:, None].to(probs.dtype)
-        probs, onehot = probs * mask, onehot * mask
+    # Masked always (a mask of ones changes nothing): testing for IGNORE first would cost a device sync.
+    valid = (target != IGNORE)[:, None].to(probs.dtype)
+    onehot = F.one_hot(target.clamp_min(0), k).permute(0, 3, 1, 2).to(probs.dtype) * valid
+    probs = probs * valid
     dims = (0, 2, 3)
     inter = (probs * onehot).sum(dims)
     denom = probs.sum(dims) + onehot.sum(dims)
