@@ -22,6 +22,18 @@ de-identification wrote raw elements). The disk baseline alone moves 7.6-15 GB/s
 bare uvicorn app reaches 0.21-0.53 of it: with the frame view's session, user and series lookups as plain
 queries (atrium.raw_rows), Django's share is ~1 ms per request and the rest is the server and loopback.
 
+This VM returns freed guest memory to its host (virtio-balloon free page reporting), so memory that was
+freed a few seconds earlier is slow to touch again: touching 16 GB once took 70 s (~4 ms per MB), and
+writing 54 MB to a new file took 20-35 ms on recycled pages against 190-260 ms on fresh ones. Every figure
+that allocates (the disk read's buffer, the HTTP client's, the page cache of ingest's new files) moves
+with that, which is most of the run-to-run spread above. store_write_s (the pixel store writing the two
+ingested arrays to new files, kept like ingest's, timed in each repeat) shows the write alone: 18-20 ms
+best of 5 in three runs on 2026-12-04, against ingest's 380-530 ms and dcmread's 210-225 ms, so ingest's
+cost beyond dcmread is mostly the Python around it (de-identification, DICOM JSON, assembly, rows), not
+the write. Writing on the main thread instead of the writer thread was no faster (best 373 against 401 ms,
+six alternating repeats each); later repeats of either are slower (up to 550-740 ms) as the page cache
+and the database grow.
+
     .venv/bin/python bench/ingest_serve.py [--quick] [--size 192] [--repeats 5]
 """
 
@@ -113,6 +125,16 @@ def _time_ingest(files: list[Path], study: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     report = ingest_sources(study=study, sources=[SourceFile(name=p.name, path=p) for p in files])
     return time.perf_counter() - start, report
+
+
+def _time_store_write(store: Any, arrays: list[Any]) -> float:
+    """Seconds for the pixel store to write `arrays` to new keys, as ingest writes them. The files are kept
+    (as ingest's are): removing them would hand their warm page-cache pages to the next repeat's ingest."""
+    keys = [store.new_key("bench") for _ in arrays]
+    start = time.perf_counter()
+    for key, array in zip(keys, arrays, strict=True):
+        store.write(key, array)
+    return time.perf_counter() - start
 
 
 async def raw_app(scope: dict, receive: object, send: object) -> None:
@@ -250,7 +272,9 @@ def main() -> None:
 
         # Ingest against dcmread, alternating so both sides see the same machine load; best of each.
         _time_dcmread(files)  # warm the page cache and imports for both sides
-        dcmread_times, ingest_times = [], []
+        store = get_pixel_store()
+        dcmread_times, ingest_times, write_times = [], [], []
+        stored: list[np.ndarray] = []
         for repeat in range(repeats):
             study = Study.objects.create(slug=f"bench-{repeat}", name=f"Bench {repeat}", task_kind="cardiac")
             add_member(user=user, study=study)
@@ -259,11 +283,15 @@ def main() -> None:
             if report.errors or len(report.series_created) != 2:  # type: ignore[attr-defined]
                 raise SystemExit(f"ingest failed: {report.as_dict()}")  # type: ignore[attr-defined]
             ingest_times.append(seconds)
+            if not stored:
+                stored = [
+                    np.array(store.open(s.store_key)) for s in Series.objects.filter(cases__study=study)
+                ]
+            write_times.append(_time_store_write(store, stored))
         first = Study.objects.get(slug="bench-0")
         cine = Series.objects.get(layout="cine", cases__study=first)
         clip = Series.objects.get(layout="clip", cases__study=first)
 
-        store = get_pixel_store()
         clip_path = f"/api/series/{clip.pk}/frames/?start=0&stop=500"
         cine_path = f"/api/series/{cine.pk}/frames/"
         clip_len = int(np.prod(clip.shape)) * np.dtype(clip.dtype).itemsize
@@ -274,8 +302,9 @@ def main() -> None:
         # back to back, so the three see the same machine; each takes its best repeat.
         raw_env = dict(env, BENCH_RAW_FILES=json.dumps([[str(p), n] for p, n in served]))
         server, port = _start_server("atrium.asgi:application", env, ROOT)
-        raw_server, raw_port = _start_server("ingest_serve:raw_app", raw_env, ROOT / "bench")
+        raw_server = None
         try:
+            raw_server, raw_port = _start_server("ingest_serve:raw_app", raw_env, ROOT / "bench")
             cookie = _session_cookie(user)
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             raw_conn = http.client.HTTPConnection("127.0.0.1", raw_port, timeout=60)
@@ -313,7 +342,8 @@ def main() -> None:
             raw_conn.close()
         finally:
             _stop(server)
-            _stop(raw_server)
+            if raw_server is not None:
+                _stop(raw_server)
 
         total_mb = (clip_len + cine_len) / 1e6
         serve_mb_per_s = total_mb / (min(clip_times) + min(cine_times))
@@ -329,6 +359,10 @@ def main() -> None:
         "ingest_files_per_s": round(ingest_fps, 1),
         "dcmread_files_per_s": round(dcmread_fps, 1),
         "ingest_vs_dcmread": round(ingest_fps / dcmread_fps, 3),
+        "ingest_s": round(min(ingest_times), 4),
+        "dcmread_s": round(min(dcmread_times), 4),
+        "store_write_s": round(min(write_times), 4),
+        "store_write_mb_per_s": round(sum(a.nbytes for a in stored) / 1e6 / min(write_times), 1),
         "served_mb": round(total_mb, 1),
         "serve_mb_per_s": round(serve_mb_per_s, 1),
         "disk_read_mb_per_s": round(disk_mb_per_s, 1),
@@ -341,6 +375,8 @@ def main() -> None:
         "single_frame_mb_per_s": round(frame_bytes / 1e6 / per_frame_s, 1),
         "baselines": {
             "dcmread": "pydicom.dcmread(path).pixel_array over the same files, best of the same repeats",
+            "store_write": "the pixel store writing the two ingested arrays to new keys, in each repeat right "
+            "after the ingest (the part of ingest that is writing the decoded pixels)",
             "disk_read": "open/seek/read of the same bytes from the same warm .npy files, best repeat",
             "bare_asgi": "the same bytes from a Django-free ASGI app on the same uvicorn, in the same pieces "
             "(memoryviews of the map, as the platform sends them on uvicorn)",
