@@ -108,30 +108,44 @@ def _element_json(element: DataElement) -> dict[str, Any] | None:
         return None  # an invalid value in the source header is left out of the metadata
 
 
-def header_json(ds: Dataset, codec: str | None = "") -> dict[str, Any]:
+_KEYS: dict[int, str] = {}  # a tag's DICOM JSON key ("0020000D"), written once per tag
+
+
+def header_json(
+    ds: Dataset, codec: str | None = "", memo: dict[tuple[Any, ...], dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The header as a DICOM JSON object, without pixel data or other binary values.
 
     Written by hand rather than with Dataset.to_json_dict, which costs more than decoding the pixels;
     common raw values are decoded here directly (the result equals pydicom's conversion, see the tests).
     `codec` is the text codec inherited by a sequence item ("" = read SpecificCharacterSet here).
+    `memo`, shared between the headers of one series, keeps each raw element's JSON by its tag, VR,
+    codec, byte order and bytes: most elements repeat in every instance of a series, so each is decoded
+    once. The memoised dicts are shared between the results, which must therefore not be mutated.
     """
     if codec == "" or "SpecificCharacterSet" in ds:
         charset = ds.get("SpecificCharacterSet") or ""
         names = [charset] if isinstance(charset, str) else [str(name) for name in charset]
         codec = _SIMPLE_CHARSETS.get(names[0].strip()) if len(names) == 1 else None
     out: dict[str, Any] = {}
-    for tag in sorted(ds.keys()):
-        if tag.group == 0x7FE0:
+    # Dataset.items() gives the elements as stored (raw ones unconverted); sorting (int, tag, element)
+    # triples compares plain ints, where sorting tags would call their Python-level comparison.
+    for number, tag, element in sorted((int(tag), tag, element) for tag, element in ds.items()):
+        if number >> 16 == 0x7FE0:
             continue
-        element = ds.get_item(tag)
-        key = f"{int(tag):08X}"
+        key = _KEYS.get(number) or _KEYS.setdefault(number, f"{number:08X}")
         if isinstance(element, RawDataElement) and element.VR not in (None, "SQ", "UN"):
             if element.VR in BINARY_VRS:
                 continue  # (UN is converted below: pydicom replaces it with the dictionary's VR)
-            try:
-                fast = _raw_json(element, codec)
-            except (UnicodeDecodeError, ValueError, struct.error):
-                fast = None
+            memo_key = (key, element.VR, codec, element.is_little_endian, element.value)
+            fast = memo.get(memo_key) if memo is not None else None
+            if fast is None:
+                try:
+                    fast = _raw_json(element, codec)
+                except (UnicodeDecodeError, ValueError, struct.error):
+                    fast = None
+                if fast is not None and memo is not None:
+                    memo[memo_key] = fast
             if fast is not None:
                 out[key] = fast
                 continue
@@ -140,7 +154,7 @@ def header_json(ds: Dataset, codec: str | None = "") -> dict[str, Any]:
         if vr in BINARY_VRS:
             continue
         if vr == "SQ":
-            out[key] = {"vr": vr, "Value": [header_json(item, codec) for item in element.value]}
+            out[key] = {"vr": vr, "Value": [header_json(item, codec, memo) for item in element.value]}
             continue
         converted = _element_json(element)
         if converted is not None:

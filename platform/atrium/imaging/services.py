@@ -138,7 +138,8 @@ def store_series(
     written = writer.submit(_write_arrays, store, key, assembled.array, color_key, assembled.color)
     original_keys: dict[str, str] = {}
     try:
-        headers = {inst.sop_uid: header_json(inst.header) for inst in instances}
+        memo: dict[tuple[Any, ...], dict[str, Any]] = {}
+        headers = {inst.sop_uid: header_json(inst.header, memo=memo) for inst in instances}
         syntaxes = {
             inst.sop_uid: str(getattr(getattr(inst.header, "file_meta", None), "TransferSyntaxUID", ""))
             for inst in instances

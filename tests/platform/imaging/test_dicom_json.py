@@ -93,3 +93,25 @@ def test_text_is_decoded_with_the_declared_character_set(charset, text):
     assert ours["00280030"] == {"vr": "DS", "Value": [0.5, 1.25]}
     assert ours["00280010"] == {"vr": "US", "Value": [4]}
     assert ours["00180050"] == {"vr": "DS"}
+
+
+def test_a_shared_memo_changes_no_header():
+    """One memo across files of other byte orders, syntaxes and character sets, as ingest shares one
+    across a series: each header equals its memo-free JSON. The last two files hold the same bytes for
+    their text and differ only in the declared character set, so the memo must key on the codec."""
+    utf8 = _written("ISO_IR 192", "Zürich").getvalue()
+    latin1 = utf8.replace(b"ISO_IR 192", b"ISO_IR 100")
+    assert latin1 != utf8
+    names = ["MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "CT_small.dcm", "rtplan.dcm"]
+    sources = [public_file(name) for name in names] + [io.BytesIO(utf8), io.BytesIO(latin1)]
+    memo: dict = {}
+    shared, alone = [], []
+    for source in sources:
+        shared.append(header_json(pydicom.dcmread(source), memo=memo))
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        alone.append(header_json(pydicom.dcmread(source)))
+    assert shared == alone
+    assert memo  # the memo was used
+    assert shared[-2]["00080080"] == {"vr": "LO", "Value": ["Zürich"]}
+    assert shared[-1]["00080080"] == {"vr": "LO", "Value": ["Zürich".encode().decode("latin-1")]}
