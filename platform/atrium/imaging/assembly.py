@@ -69,7 +69,8 @@ def _is_cine_candidate(instances: list[DecodedInstance]) -> bool:
     if len(instances) == 1 and instances[0].per_frame:
         return all("position" in f and f.get("position") for f in instances[0].per_frame)
     return all(inst.frames.shape[0] == 1 for inst in instances) and all(
-        inst.header.get("ImagePositionPatient") is not None and inst.header.get("ImageOrientationPatient")
+        header_floats(inst.header, "ImagePositionPatient")
+        and header_floats(inst.header, "ImageOrientationPatient")
         for inst in instances
     )
 

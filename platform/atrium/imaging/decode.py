@@ -16,6 +16,10 @@ from pydicom.pixels import apply_color_lut
 
 from atrium.imaging.errors import IngestError
 from atrium.imaging.native_pixels import native_grey_pixels
+from atrium.imaging.raw_values import decimal_texts, tag_of, uid_text
+
+_SERIES_INSTANCE_UID = tag_of("SeriesInstanceUID")
+_SOP_INSTANCE_UID = tag_of("SOPInstanceUID")
 
 
 @dataclass
@@ -31,11 +35,11 @@ class DecodedInstance:
 
     @property
     def series_uid(self) -> str:
-        return str(self.header.SeriesInstanceUID)
+        return uid_text(self.header, _SERIES_INSTANCE_UID)
 
     @property
     def sop_uid(self) -> str:
-        return str(self.header.SOPInstanceUID)
+        return uid_text(self.header, _SOP_INSTANCE_UID)
 
 
 def _float_list(value: Any) -> list[float] | None:
@@ -179,8 +183,19 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
 
 
 def header_float(ds: Dataset, keyword: str) -> float | None:
-    return _float(ds.get(keyword))
+    """A single number (None when absent, empty, multi-valued or not a number)."""
+    texts = decimal_texts(ds, tag_of(keyword))
+    if texts is None or not texts:  # pydicom reads it (an empty one too, as it reads it)
+        return _float(ds.get(keyword))
+    return _float(texts[0]) if len(texts) == 1 else None
 
 
 def header_floats(ds: Dataset, keyword: str) -> list[float] | None:
-    return _float_list(ds.get(keyword))
+    """A multi-valued number's values (None when absent, single-valued or not numbers)."""
+    texts = decimal_texts(ds, tag_of(keyword))
+    if texts is None or len(texts) < 2:  # a single value is not a list to pydicom either
+        return _float_list(ds.get(keyword))
+    try:
+        return [float(text) for text in texts]
+    except ValueError:
+        return None

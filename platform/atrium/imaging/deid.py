@@ -13,6 +13,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
+from atrium.imaging.raw_values import uid_text
+
 # Replaced by a pseudonym (Z/D actions of the profile).
 PSEUDONYM_ATTRIBUTES = ("PatientName", "PatientID")
 # Emptied (Z: zero-length) because the type-2 attribute must remain present.
@@ -128,15 +130,6 @@ def _remove_private_tags(ds: Dataset) -> None:
                     _remove_private_tags(item)
 
 
-def _uid_text(ds: Dataset, tag: BaseTag) -> str:
-    """A UID's text, decoded straight from the file's bytes when pydicom has not converted it yet."""
-    element = ds.get_item(tag)
-    if isinstance(element, RawDataElement) and isinstance(element.value, bytes):
-        return element.value.decode("latin-1").rstrip("\x00 ")
-    value = ds[tag].value
-    return str(value) if value else ""
-
-
 def _encoded(tag: BaseTag, vr: str, text: str) -> RawDataElement:
     """An element as its file bytes (ASCII text, padded to even length as DICOM asks).
 
@@ -187,7 +180,7 @@ def deidentify(ds: Dataset, salt: str) -> Dataset:
     new_sop_uid = ""
     for tag in _UID_TAGS:
         if tag in present:
-            value = _uid_text(ds, tag)
+            value = uid_text(ds, tag)
             if value:
                 remapped = pseudonymous_uid(value, salt)
                 ds[tag] = _encoded(tag, "UI", remapped)

@@ -1,0 +1,55 @@
+"""Values read straight from a header's raw (still encoded) elements, as pydicom would convert them.
+
+pydicom converts an element on first access and builds value objects (DSfloat, MultiValue, UID) that cost
+more per file than the rest of ingest's reading; ingest reads a few numbers and UIDs from every file, so
+these read the text of an unconverted element directly and leave anything else to pydicom (None).
+"""
+
+from __future__ import annotations
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
+
+_DECIMAL_VRS = ("DS", "IS")
+_TAGS: dict[str, BaseTag] = {}
+
+
+def tag_of(keyword: str) -> BaseTag:
+    """The tag of a dictionary keyword, looked up once."""
+    tag = _TAGS.get(keyword)
+    if tag is None:
+        number = tag_for_keyword(keyword)
+        if number is None:
+            raise KeyError(f"{keyword!r} is not a DICOM keyword")
+        tag = _TAGS[keyword] = BaseTag(number)
+    return tag
+
+
+def uid_text(ds: Dataset, tag: BaseTag) -> str:
+    """A UID's text ("" when absent or empty), decoded from the file's bytes when not yet converted."""
+    element = ds.get_item(tag)
+    if element is None:
+        return ""
+    if isinstance(element, RawDataElement) and isinstance(element.value, bytes):
+        return element.value.decode("latin-1").rstrip("\x00 ")
+    value = ds[tag].value
+    return str(value) if value else ""
+
+
+def decimal_texts(ds: Dataset, tag: BaseTag) -> list[str] | None:
+    """The values of an unconverted explicit-VR DS or IS element as stripped text ([] when it is empty),
+    or None when pydicom has to read it (absent, implicit VR, another VR, or already converted)."""
+    element = ds.get_item(tag)
+    if (
+        not isinstance(element, RawDataElement)
+        or element.VR not in _DECIMAL_VRS
+        or not isinstance(element.value, bytes)
+    ):
+        return None
+    try:
+        text = element.value.decode("ascii").strip("\x00 ")
+    except UnicodeDecodeError:
+        return None
+    return [item.strip() for item in text.split("\\")] if text else []
