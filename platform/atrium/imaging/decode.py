@@ -16,10 +16,11 @@ from pydicom.pixels import apply_color_lut
 
 from atrium.imaging.errors import IngestError
 from atrium.imaging.native_pixels import native_grey_pixels
-from atrium.imaging.raw_values import decimal_texts, tag_of, uid_text
+from atrium.imaging.raw_values import decimal_texts, integer, tag_of, text_value, uid_text
 
 _SERIES_INSTANCE_UID = tag_of("SeriesInstanceUID")
 _SOP_INSTANCE_UID = tag_of("SOPInstanceUID")
+_PHOTOMETRIC_INTERPRETATION = tag_of("PhotometricInterpretation")
 
 
 @dataclass
@@ -138,8 +139,8 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
         if "Rows" in ds and "Columns" in ds:
             raise IngestError(label, "has no pixel data although its header describes an image (truncated?)")
         raise IngestError(label, "has no pixel data")
-    for keyword in ("SeriesInstanceUID", "SOPInstanceUID"):
-        if not ds.get(keyword):
+    for keyword, tag in (("SeriesInstanceUID", _SERIES_INSTANCE_UID), ("SOPInstanceUID", _SOP_INSTANCE_UID)):
+        if not uid_text(ds, tag):
             raise IngestError(label, f"lacks {keyword}")
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     try:
@@ -153,9 +154,9 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
     except (ValueError, RuntimeError, AttributeError, EOFError, TypeError, KeyError) as exc:
         raise _describe_decode_failure(label, exc) from None
 
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    photometric = str(ds.get("PhotometricInterpretation", ""))
+    n_frames = integer(ds, "NumberOfFrames", 1) or 1
+    samples = integer(ds, "SamplesPerPixel", 1) or 1
+    photometric = text_value(ds, _PHOTOMETRIC_INTERPRETATION)
     color: np.ndarray | None = None
     if samples == 3 or photometric == "PALETTE COLOR":
         color = _as_rgb_uint8(ds, pixels, n_frames, label)

@@ -13,7 +13,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
-from atrium.imaging.raw_values import uid_text
+from atrium.imaging.raw_values import text_value, uid_text
 
 # Replaced by a pseudonym (Z/D actions of the profile).
 PSEUDONYM_ATTRIBUTES = ("PatientName", "PatientID")
@@ -152,22 +152,9 @@ _METHOD = _encoded(
 )
 
 
-def _text(ds: Dataset, tag: BaseTag) -> str:
-    """An element's text as str(ds.get(keyword)) gives it ("" when absent)."""
-    element = ds.get_item(tag)
-    if element is None:
-        return ""
-    raw = element.value if isinstance(element, RawDataElement) else None
-    if isinstance(raw, bytes) and raw.isascii() and b"\\" not in raw and b"\x1b" not in raw:
-        # plain ASCII, one value, no ISO 2022 escape: what pydicom decodes it to in any character set
-        return raw.decode("ascii").rstrip("\x00 ")
-    value = ds[tag].value
-    return "" if value is None else str(value)
-
-
 def deidentify(ds: Dataset, salt: str) -> Dataset:
     """De-identify `ds` in place and return it. Private tags are removed."""
-    original_id = _text(ds, _PATIENT_ID) or _text(ds, _PATIENT_NAME) or "anonymous"
+    original_id = text_value(ds, _PATIENT_ID) or text_value(ds, _PATIENT_NAME) or "anonymous"
     alias = pseudonym(original_id, salt)
     ds[_PATIENT_NAME] = _encoded(_PATIENT_NAME, "PN", alias)
     ds[_PATIENT_ID] = _encoded(_PATIENT_ID, "LO", alias)

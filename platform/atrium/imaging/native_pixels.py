@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import Tag
+
+from atrium.imaging.raw_values import integer
 
 # Implicit VR Little Endian, Explicit VR Little Endian: pixel data stored as is.
 NATIVE_LITTLE_ENDIAN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
@@ -30,47 +30,16 @@ _DTYPES: dict[tuple[int, int], np.dtype[Any]] = {
 }
 
 
-_TAGS = {
-    "SamplesPerPixel": Tag(0x0028, 0x0002),
-    "NumberOfFrames": Tag(0x0028, 0x0008),
-    "Rows": Tag(0x0028, 0x0010),
-    "Columns": Tag(0x0028, 0x0011),
-    "BitsAllocated": Tag(0x0028, 0x0100),
-    "BitsStored": Tag(0x0028, 0x0101),
-    "PixelRepresentation": Tag(0x0028, 0x0103),
-}
-
-
-def _int(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
-    """An integer attribute, from the file's bytes when pydicom has not converted it yet (US is two
-    little-endian bytes, IS is text): converting each element through pydicom costs more than the pixels."""
-    tag = _TAGS[keyword]
-    element = ds.get_item(tag)
-    if element is None:
-        return default
-    raw = element.value
-    try:
-        if isinstance(element, RawDataElement) and isinstance(raw, bytes):
-            if keyword == "NumberOfFrames":
-                text = raw.decode("ascii").strip("\x00 ")
-                return int(text) if text else default
-            return int.from_bytes(raw, "little") if len(raw) == 2 else None
-        value = ds[tag].value
-        return int(value) if value not in (None, "") else default
-    except (TypeError, ValueError, UnicodeDecodeError):
-        return None
-
-
 def native_grey_pixels(ds: Dataset) -> np.ndarray | None:
     """(H, W) or (F, H, W) like `ds.pixel_array` for native grey 8/16-bit pixels, else None."""
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     if str(syntax) not in NATIVE_LITTLE_ENDIAN or "PixelData" not in ds:
         return None
-    if _int(ds, "SamplesPerPixel", 1) != 1:
+    if integer(ds, "SamplesPerPixel", 1) != 1:
         return None
-    rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
-    allocated, stored = _int(ds, "BitsAllocated"), _int(ds, "BitsStored")
-    representation, frames = _int(ds, "PixelRepresentation", 0), _int(ds, "NumberOfFrames", 1) or 1
+    rows, columns = integer(ds, "Rows"), integer(ds, "Columns")
+    allocated, stored = integer(ds, "BitsAllocated"), integer(ds, "BitsStored")
+    representation, frames = integer(ds, "PixelRepresentation", 0), integer(ds, "NumberOfFrames", 1) or 1
     if not rows or not columns or allocated is None or stored is None or frames is None or frames < 1:
         return None
     dtype = _DTYPES.get((allocated, representation or 0))

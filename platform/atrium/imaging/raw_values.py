@@ -7,7 +7,7 @@ these read the text of an unconverted element directly and leave anything else t
 
 from __future__ import annotations
 
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
@@ -49,7 +49,49 @@ def decimal_texts(ds: Dataset, tag: BaseTag) -> list[str] | None:
     ):
         return None
     try:
-        text = element.value.decode("ascii").strip("\x00 ")
+        joined = element.value.decode("ascii").strip("\x00 ")
     except UnicodeDecodeError:
         return None
-    return [item.strip() for item in text.split("\\")] if text else []
+    return [item.strip() for item in joined.split("\\")] if joined else []
+
+
+def integer(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
+    """A single integer attribute (US or IS); `default` when absent, None when malformed.
+
+    US is read from its two bytes in the element's byte order and IS from its text when the element is
+    still raw; anything else goes through pydicom's conversion.
+    """
+    tag = tag_of(keyword)
+    element = ds.get_item(tag)
+    if element is None:
+        return default
+    raw = element.value
+    try:
+        if isinstance(element, RawDataElement) and isinstance(raw, bytes):
+            vr = element.VR or dictionary_VR(tag)
+            if vr == "IS":
+                digits = raw.decode("ascii").strip("\x00 ")
+                return int(digits) if digits else default
+            if vr == "US":
+                return (
+                    int.from_bytes(raw, "little" if element.is_little_endian else "big")
+                    if len(raw) == 2
+                    else None
+                )
+        value = ds[tag].value
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def text_value(ds: Dataset, tag: BaseTag) -> str:
+    """An element's text as str(ds.get(keyword)) gives it ("" when absent)."""
+    element = ds.get_item(tag)
+    if element is None:
+        return ""
+    raw = element.value if isinstance(element, RawDataElement) else None
+    if isinstance(raw, bytes) and raw.isascii() and b"\\" not in raw and b"\x1b" not in raw:
+        # plain ASCII, one value, no ISO 2022 escape: what pydicom decodes it to in any character set
+        return raw.decode("ascii").rstrip("\x00 ")
+    value = ds[tag].value
+    return "" if value is None else str(value)

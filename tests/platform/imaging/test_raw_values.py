@@ -8,11 +8,12 @@ import pydicom
 import pytest
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from atrium.imaging.decode import _float, _float_list, header_float, header_floats, read_instance
 from atrium.imaging.deid import deidentify
-from atrium.imaging.raw_values import decimal_texts, tag_of, uid_text
+from atrium.imaging.raw_values import decimal_texts, integer, tag_of, text_value, uid_text
 from tests.platform.imaging.helpers import public_file
 
 
@@ -91,6 +92,40 @@ def test_every_decimal_attribute_reads_as_pydicom_reads_it(name):
         assert header_floats(ours, keyword) == _float_list(theirs.get(keyword)), keyword
     for keyword in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"):
         assert uid_text(ours, tag_of(keyword)) == str(theirs.get(keyword, ""))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "CT_small.dcm", "US1_UNCR.dcm"],
+)
+def test_integers_and_texts_read_as_pydicom_reads_them(name):
+    """US in either byte order, IS, and single-valued text, each against pydicom's converted value."""
+    path = public_file(name)
+    ours, theirs = pydicom.dcmread(path), pydicom.dcmread(path)
+    integers = texts = 0
+    for tag in theirs.keys():
+        keyword = keyword_for_tag(tag)
+        vr = dictionary_VR(tag) if keyword else None
+        value = theirs.get(keyword) if keyword else None
+        if keyword and vr in ("US", "IS") and not isinstance(value, (list, MultiValue)):
+            expected = int(value) if value not in (None, "") else -1
+            assert integer(ours, keyword, -1) == expected, keyword
+            integers += 1
+        if keyword and vr in ("CS", "LO", "SH", "PN") and not isinstance(value, (list, MultiValue)):
+            assert text_value(ours, tag_of(keyword)) == ("" if value is None else str(value)), keyword
+            texts += 1
+    assert integers >= 4 and texts >= 3
+    assert integer(ours, "NumberOfFrames", 7) == int(theirs.get("NumberOfFrames", 7) or 7)
+
+
+def test_integer_hand_cases():
+    ds = _file(Rows=512, InstanceNumber="  42 ", NumberOfFrames="")
+    assert integer(ds, "Rows") == 512
+    assert integer(ds, "InstanceNumber") == 42
+    assert integer(ds, "NumberOfFrames", 1) == 1  # empty: the default
+    assert integer(ds, "Columns", 9) == 9  # absent: the default
+    broken = pydicom.dcmread(io.BytesIO(_written(InstanceNumber="77").replace(b"77", b"7x")))
+    assert integer(broken, "InstanceNumber", 1) is None  # malformed: None, not the default
 
 
 def test_decoded_instance_uids_follow_de_identification():
