@@ -120,10 +120,10 @@ _SQ = "SQ"
 
 def _remove_private_tags(ds: Dataset) -> None:
     """Remove private tags here and in nested sequences (faster than Dataset.remove_private_tags)."""
-    for tag in list(ds.keys()):
-        if tag.is_private:
+    for tag, stored in list(ds.items()):  # the elements as stored: raw ones are not converted
+        if tag >> 16 & 1:  # an odd group is private
             del ds[tag]
-        elif ds.get_item(tag).VR in (_SQ, None, "UN"):
+        elif stored.VR in (_SQ, None, "UN"):
             element = ds[tag]  # converted, so an implicit-VR or UN sequence is seen as one
             if element.VR == _SQ:
                 for item in element.value:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pydicom
@@ -105,6 +106,40 @@ def test_deidentify_removes_private_tags_in_place():
     ds.private_block(0x0011, "X", create=True).add_new(0x01, "LO", "hidden")
     deidentify(ds, "salt")
     assert not any(element.tag.is_private for element in ds)
+
+
+def test_private_tags_go_at_every_depth_and_nothing_else_does():
+    """Against pydicom's own remove_private_tags on a copy: private elements in the top level, in a
+    sequence item and in an item nested below it are removed; every public element stays."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    ds = pydicom.dcmread(public_file("CT_small.dcm"))
+    inner = Dataset()
+    inner.CodeValue = "T-D3000"
+    inner.add_new(0x00190010, "LO", "INNER CREATOR")
+    inner.add_new(0x00191001, "LO", "inner secret")
+    item = Dataset()
+    item.CodeMeaning = "Chest"
+    item.add_new(0x00090010, "LO", "ITEM CREATOR")
+    item.add_new(0x00091001, "LO", "item secret")
+    item.ConceptCodeSequence = Sequence([inner])
+    ds.AnatomicRegionSequence = Sequence([item])
+    ds.add_new(0x00330010, "LO", "TOP CREATOR")
+    ds.add_new(0x00331001, "LO", "top secret")
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    ours = pydicom.dcmread(io.BytesIO(buffer.getvalue()))
+    theirs = pydicom.dcmread(io.BytesIO(buffer.getvalue()))
+    deidentify(ours, "salt")
+    theirs.remove_private_tags()
+    assert not any(element.tag.is_private for element in ours.iterall())
+    region = ours.AnatomicRegionSequence[0]
+    assert [e.keyword for e in region] == [e.keyword for e in theirs.AnatomicRegionSequence[0]]
+    assert region.ConceptCodeSequence[0].CodeValue == "T-D3000"
+    assert (
+        "top secret" not in str(ours) and "item secret" not in str(ours) and "inner secret" not in str(ours)
+    )
 
 
 @pytest.mark.parametrize(
