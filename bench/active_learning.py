@@ -78,6 +78,7 @@ from ml.active_learning.simulation import (  # noqa: E402
     labels_to_reach,
     mean_curve,
 )
+from ml.active_learning.strategies import STRATEGIES  # noqa: E402
 from ml.data.cardiac_phantom import make_cardiac_cine  # noqa: E402
 from ml.data.planes import PLANES  # noqa: E402
 from ml.data.ultrasound_clip import make_plane_image  # noqa: E402
@@ -127,6 +128,7 @@ def segmentation_data(
         np.repeat(np.arange(n_pool), per_case),
         np.concatenate([v[0] for v in val]),
         np.concatenate([v[1] for v in val]),
+        groups=np.repeat(vendors, per_case),  # the case's site: metadata every case carries (issue #10)
     )
 
 
@@ -192,7 +194,7 @@ def run_seed(spec: TaskSpec, seed: int, log: Any) -> tuple[float, dict[str, Lear
 
 
 def _seed_in_worker(
-    name: str, seed: int, quick: bool, threads: int, strategies: list[str]
+    name: str, seed: int, quick: bool, threads: int, strategies: list[str], schedule: list[int]
 ) -> tuple[float, dict[str, LearningCurve]]:
     """run_seed in a worker process (the specs hold lambdas, so each process builds its own)."""
     torch.set_num_threads(max(1, threads))
@@ -202,7 +204,7 @@ def _seed_in_worker(
         print(f"{time.perf_counter() - start:6.1f}s (worker) {msg}", file=sys.stderr, flush=True)
 
     spec = build_tasks(quick)[name]
-    spec.strategies = strategies
+    spec.strategies, spec.schedule = strategies, schedule
     return run_seed(spec, seed, log)
 
 
@@ -221,7 +223,8 @@ def run_task(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(seeds)), mp_context=context) as pool:
             futures = [
-                pool.submit(_seed_in_worker, spec.name, s, quick, threads, spec.strategies) for s in seeds
+                pool.submit(_seed_in_worker, spec.name, s, quick, threads, spec.strategies, spec.schedule)
+                for s in seeds
             ]
             outcomes = [f.result() for f in futures]
     else:
@@ -325,10 +328,15 @@ def main() -> None:
         help="seeds run first-seed, first-seed + 1, ...; the bench's figures are from 0 (develop on others, e.g. 100)",
     )  # fmt: skip
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--max-labelled", type=int, default=None,
+        help="cut each schedule where it would pass this many labelled cases (development runs); default: all",
+    )  # fmt: skip
     ap.add_argument("--tasks", default="segmentation,classification")
     ap.add_argument(
         "--strategies", default=None,
-        help="run only these of each task's strategies (comma-separated; random always runs, as the baseline)",
+        help="run only these strategies (comma-separated; random always runs, as the baseline; one outside a "
+        "task's default set is added to it)",
     )  # fmt: skip
     ap.add_argument(
         "--jobs", type=int, default=1,
@@ -348,6 +356,16 @@ def main() -> None:
         keep = {"random", *args.strategies.split(",")}
         for spec in tasks.values():
             spec.strategies = [s for s in spec.strategies if s in keep]
+            spec.strategies += sorted(s for s in keep - set(spec.strategies) if s in STRATEGIES)
+    if args.max_labelled is not None:
+        for spec in tasks.values():
+            total, cut = spec.initial, []
+            for b in spec.schedule:
+                if total + b > args.max_labelled:
+                    break
+                total += b
+                cut.append(b)
+            spec.schedule = cut
     results = {
         name: run_task(tasks[name], seeds, log, jobs=args.jobs, quick=quick, threads=args.threads)
         for name in args.tasks.split(",")
