@@ -35,6 +35,17 @@ the schedule cut at 12-20 cases; there: full-data 0.857 / 0.821, target 0.797):
   seeds against random's 20 (0.790 at 8); it picks one GE and one Philips case in the first round. On the
   bench's seeds 0-1 (full schedule, segmentation only, 1733 s at 1 thread): random 14, this core-set 12 ->
   0.857, worse than the unchanged core-set's 10, so it was withdrawn; the strategies here are as before.
+- site-stratified selection on each case's site, metadata every case carries (issue #10; commit 17dedc1
+  for ml/ and the bench, baa525a for Study.al_strategy and the infer and simulate jobs): each pick goes to
+  the site with the largest mean unlabelled uncertainty (entropy) per (that site's labelled cases + 1), the
+  gain of one label under a power-law learning curve per site when validation weighs sites equally; within
+  the site its most uncertain case (site_uncertainty) or its case farthest from everything labelled or
+  picked (site_coreset). Development seeds, schedule cut at 10 (`--max-labelled 10`; full-data 0.857 /
+  0.823, target 0.798), seed-averaged Dice at 4 / 6 / 8 / 10 cases: random 0.673 / 0.750 / 0.770 / 0.764,
+  site_uncertainty 0.675 / 0.754 / 0.779 / 0.782, site_coreset 0.679 / 0.755 / 0.772 / 0.798 (95 % at 10,
+  by 0.0002). Neither comes near the 0.798 needed at 8 cases, and site_coreset's 10 is no clear gain over
+  the joined core-set's 10 above (0.790 at 8), so the bench's seeds were not run and both were withdrawn
+  (strategies, platform choice and migration); `--max-labelled` stays.
 Covering the two rare sites in the first round did not by itself lift the balanced Dice at 4-6 cases
 above random's (bench seeds at 4 cases: 0.639 against random's 0.709): with one or two GE cases labelled
 the GE third stays far behind (Dice 0.49-0.65 on the development seeds, against 0.68-0.93 for the
@@ -44,7 +55,7 @@ queue_rerank_ms_100k: `rank_queue` over 100,000 cases with random scores, assign
 case 2 (median of 7 runs).
 
     .venv/bin/python bench/active_learning.py [--quick] [--seeds 2] [--first-seed 0] [--threads 1] [--jobs 2]
-        [--tasks segmentation] [--strategies coreset]
+        [--tasks segmentation] [--strategies coreset] [--max-labelled 10]
 """
 
 from __future__ import annotations
@@ -128,7 +139,6 @@ def segmentation_data(
         np.repeat(np.arange(n_pool), per_case),
         np.concatenate([v[0] for v in val]),
         np.concatenate([v[1] for v in val]),
-        groups=np.repeat(vendors, per_case),  # the case's site: metadata every case carries (issue #10)
     )
 
 

@@ -65,22 +65,19 @@ def select_batch(
     reduction: scoring.Reduction = "mean",
     seed: int | None = 0,
     hybrid_factor: float = 3.0,
-    groups: np.ndarray | None = None,
-    labelled_groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """The next k case ids to label with the named strategy (one of STRATEGIES), best first.
 
     prediction: the model's output on the pool items (see PoolPrediction for which strategy needs which
     field); case_ids: (N,) case of each item (default: each item is a case); labelled_cases: already
     labelled (never selected; core-set/hybrid keep away from them). Core-set and hybrid run k-centre
-    greedy for exactly k picks; the others take the top k aggregated scores. groups / labelled_groups: the
-    items' and the labelled cases' groups (sites), for the site strategies.
+    greedy for exactly k picks; the others take the top k aggregated scores.
     """
     if strategy_name not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy_name!r}; expected one of {STRATEGIES}")
     cs = case_scores(
         strategy_name, prediction, case_ids=case_ids, labelled_cases=labelled_cases, observers=observers,
         aggregate=aggregate, topk=topk, reduction=reduction, seed=seed, max_ordered=max(int(k), 0),
-        hybrid_factor=hybrid_factor, groups=groups, labelled_groups=labelled_groups,
+        hybrid_factor=hybrid_factor,
     )  # fmt: skip
     return rank_queue(cs.cases, cs.scores, limit=k)

@@ -25,7 +25,7 @@ import numpy as np
 from ml.active_learning.aggregate import Aggregation
 from ml.active_learning.ranking import select_batch
 from ml.active_learning.scoring import Reduction
-from ml.active_learning.strategies import DIVERSITY_STRATEGIES, STRATEGIES, Observers, PoolPrediction
+from ml.active_learning.strategies import STRATEGIES, Observers, PoolPrediction
 
 
 @dataclass
@@ -82,7 +82,6 @@ def simulate(
     topk: int = 3,
     reduction: Reduction = "mean",
     observers: Observers | None = None,
-    groups: np.ndarray | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> LearningCurve:
     """Run `rounds` acquisition rounds of `strategy` (one of STRATEGIES) and return the learning curve,
@@ -92,8 +91,7 @@ def simulate(
     val_x, val_y: the fixed validation set; case_ids: (N,) case of each item (default: each item is a
     case); initial: random cases labelled before round 0; batch: cases added per round, or one count per
     round (then `rounds` may be None: len(batch)); observers:
-    existing annotations of the pool items, for "disagreement"; groups: (N,) the group (site) of each item,
-    metadata the site strategies read (default: one group); progress(round, n_labelled, score) is
+    existing annotations of the pool items, for "disagreement"; progress(round, n_labelled, score) is
     called after each evaluation.
     """
     if strategy not in STRATEGIES:
@@ -111,10 +109,7 @@ def simulate(
         if rounds is not None and rounds != len(schedule):
             raise ValueError(f"rounds={rounds} but {len(schedule)} batch sizes")
         rounds = len(schedule)
-    all_cases, first_item = np.unique(ids, return_index=True)
-    item_groups = None if groups is None else np.asarray(groups)
-    if item_groups is not None and len(item_groups) != len(ids):
-        raise ValueError("groups must have one entry per pool item")
+    all_cases = np.unique(ids)
     start = time.perf_counter()
     labelled = initial_cases(all_cases, initial, seed)
     curve = LearningCurve(strategy, selected=[list(labelled)])
@@ -137,15 +132,12 @@ def simulate(
             picked = rng.choice(np.setdiff1d(all_cases, labelled), size=k, replace=False)
         else:
             # Diversity strategies need the labelled items' embeddings too; the others only the unlabelled.
-            idx = np.arange(len(ids)) if strategy in DIVERSITY_STRATEGIES else np.flatnonzero(~in_lab)
+            idx = np.arange(len(ids)) if strategy in ("coreset", "hybrid") else np.flatnonzero(~in_lab)
             pred = predict_fn(model, pool_x[idx])
-            case_groups = None if item_groups is None else item_groups[first_item]
             picked = select_batch(
                 strategy, pred, k, case_ids=ids[idx], labelled_cases=labelled,
                 observers=_subset_observers(observers, idx), aggregate=aggregate, topk=topk,
                 reduction=reduction, seed=seed + r,
-                groups=None if item_groups is None else item_groups[idx],
-                labelled_groups=None if case_groups is None else case_groups[np.isin(all_cases, labelled)],
             )  # fmt: skip
         curve.selected.append(list(picked))
         labelled = np.concatenate([labelled, picked])
@@ -197,14 +189,13 @@ def full_data_score(
 class Pool:
     """A simulation's data: pool items with their ground truth (the oracle) and the fixed validation set.
     pool_x: (N, ...) items; pool_y: (N, ...) their labels; case_ids: (N,) the case of each item;
-    val_x, val_y: validation items and labels; groups: (N,) the site of each item's case, or None."""
+    val_x, val_y: validation items and labels."""
 
     pool_x: np.ndarray
     pool_y: np.ndarray
     case_ids: np.ndarray
     val_x: np.ndarray
     val_y: np.ndarray
-    groups: np.ndarray | None = None
 
     @property
     def n_cases(self) -> int:
@@ -279,6 +270,6 @@ def compare_strategies(
             strategy, pool.pool_x, pool.pool_y, pool.val_x, pool.val_y,
             train_fn=learner.train, predict_fn=learner.predict, evaluate_fn=learner.evaluate,
             case_ids=pool.case_ids, initial=initial, batch=batch, rounds=rounds, seed=seed,
-            aggregate=aggregate, groups=pool.groups, progress=report,
+            aggregate=aggregate, progress=report,
         )  # fmt: skip
     return Comparison(full, curves)

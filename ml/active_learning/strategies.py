@@ -15,7 +15,6 @@ import numpy as np
 
 from ml.active_learning import scoring
 from ml.active_learning.aggregate import Aggregation, aggregate_by_case, aggregate_embeddings
-from ml.active_learning.stratified import stratified_select
 
 STRATEGIES: tuple[str, ...] = (
     "random",
@@ -27,15 +26,9 @@ STRATEGIES: tuple[str, ...] = (
     "tta_variance",
     "coreset",
     "hybrid",
-    "site_uncertainty",
-    "site_coreset",
     "disagreement",
 )
-# Selections that share each batch across the cases' groups (sites, vendors); see stratified.py.
-SITE_STRATEGIES = frozenset({"site_uncertainty", "site_coreset"})
-# Selections that measure distances to the labelled cases: their items belong in the prediction.
-DIVERSITY_STRATEGIES = frozenset({"coreset", "hybrid", "site_coreset"})
-SCORE_STRATEGIES = frozenset(STRATEGIES) - {"coreset", "hybrid"} - SITE_STRATEGIES
+SCORE_STRATEGIES = frozenset(STRATEGIES) - {"coreset", "hybrid"}
 
 
 @dataclass
@@ -148,7 +141,7 @@ def item_scores(
         if observers is None:
             raise ValueError("strategy 'disagreement' needs observer annotations")
         return disagreement_scores(p, observers).score
-    if strategy in ("coreset", "hybrid", *SITE_STRATEGIES):
+    if strategy in ("coreset", "hybrid"):
         raise ValueError(f"{strategy!r} is a selection, not a per-item score; use case_scores/select_batch")
     raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
 
@@ -197,16 +190,12 @@ def case_scores(
     seed: int | None = 0,
     max_ordered: int = 2000,
     hybrid_factor: float = 3.0,
-    groups: np.ndarray | None = None,
-    labelled_groups: np.ndarray | None = None,
 ) -> CaseScores:
     """Scores of the unlabelled cases. case_ids: (N,) the case of each pool item (default: each item is
     its own case); labelled_cases: ids of cases already labelled (excluded from the output; core-set and
     hybrid measure diversity against them, so their items should be in `prediction` with embeddings).
     Core-set/hybrid: the greedy pick order of the first `max_ordered` cases, then the rest by distance to
-    what is labelled or picked. Site strategies: groups (N,) the group (site) of each item (default: one
-    group); labelled_groups: the groups of the labelled cases, one per case (default: those of the labelled
-    cases among the items); the first `max_ordered` picks in order, then the rest by uncertainty."""
+    what is labelled or picked."""
     n = len(prediction)
     ids = np.arange(n) if case_ids is None else np.asarray(case_ids)
     if len(ids) != n:
@@ -237,29 +226,6 @@ def case_scores(
         if rest is not None:
             rest = np.where(np.isfinite(rest), rest, 0.0)
         cs = order_to_scores(order, len(cases), rest)
-    elif strategy in SITE_STRATEGIES:
-        u = uncertainty_for_hybrid(prediction, reduction)
-        cases, cu = aggregate_by_case(ids, u, aggregate, topk)
-        item_groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
-        if len(item_groups) != n:
-            raise ValueError(f"groups has {len(item_groups)} entries for {n} predicted items")
-        _, first = np.unique(ids, return_index=True)
-        case_groups = item_groups[first]
-        labelled = np.zeros(len(cases), bool) if labelled_cases is None else np.isin(cases, labelled_cases)
-        counts = None
-        if labelled_groups is not None:
-            counts = {
-                name: int(np.sum(np.asarray(labelled_groups) == name)) for name in np.unique(case_groups)
-            }
-        case_emb = None
-        if strategy == "site_coreset":
-            _, case_emb = aggregate_embeddings(ids, _need(prediction.embeddings, strategy, "embeddings"))
-        k = min(int((~labelled).sum()), max_ordered)
-        order = stratified_select(
-            case_groups, cu, labelled, k, labelled_counts=counts,
-            within="coreset" if strategy == "site_coreset" else "uncertainty", embeddings=case_emb,
-        )  # fmt: skip
-        cs = order_to_scores(order, len(cases), cu)
     else:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
     flags = np.zeros(len(cases), dtype=bool)

@@ -142,15 +142,10 @@ def infer(job: Job, reporter: JobReporter) -> dict[str, Any]:
     )
     reporter.progress(0.92, f"scoring the pool by {strategy}")
     from atrium.learning.examples import submitted_cases
-    from atrium.studies.models import acquisition_group
     from atrium.studies.services import route_to_further_reader
 
-    rows = (
-        list(submitted_cases(study).values_list("pk", "site", "vendor")) if strategy != "disagreement" else []
-    )
-    labelled = [pk for pk, _, _ in rows]
-    groups = [acquisition_group(site, vendor) for _, site, vendor in rows]
-    ranked = rank_cases(strategy, evidence, labelled=labelled, seed=job.pk, labelled_groups=groups)
+    labelled = list(submitted_cases(study).values_list("pk", flat=True)) if strategy != "disagreement" else []
+    ranked = rank_cases(strategy, evidence, labelled=labelled, seed=job.pk)
     round_ = rerank_queue(study=study, scores=ranked.scores, strategy=strategy, version=version)
     for case in study.cases.filter(pk__in=ranked.needs_further_reader):
         route_to_further_reader(case=case)

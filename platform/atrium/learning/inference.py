@@ -187,7 +187,6 @@ def infer_study(
             inputs=inputs,
             observer=observed[0] if observed else None,
             has_observer=observed[1] if observed else None,
-            group=case.acquisition_group,
         )
         from annotation_ui.groups import case_group, push
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ml.active_learning.strategies import SITE_STRATEGIES, Observers, PoolPrediction, case_scores
+from ml.active_learning.strategies import Observers, PoolPrediction, case_scores
 
 MC_SAMPLES = 8
 EMBED_GRID = 6
@@ -25,7 +25,6 @@ class PoolEvidence:
     labels: list[np.ndarray] = field(default_factory=list)
     observer: list[np.ndarray] = field(default_factory=list)
     has_observer: list[np.ndarray] = field(default_factory=list)
-    groups: list[np.ndarray] = field(default_factory=list)
 
 
 def _embedding(probs: np.ndarray) -> np.ndarray:
@@ -72,13 +71,10 @@ def add_case(
     inputs: torch.Tensor | None = None,
     observer: np.ndarray | None = None,
     has_observer: np.ndarray | None = None,
-    group: str = "",
 ) -> None:
-    """Record one case's items. probs: (N, C[, H, W]); observer: (N[, H, W]) first observer labels; group:
-    the case's site (Case.acquisition_group), which the site strategies share batches across."""
+    """Record one case's items. probs: (N, C[, H, W]); observer: (N[, H, W]) first observer labels."""
     n = len(probs)
     evidence.case_ids.append(np.full(n, case_id, dtype=np.int64))
-    evidence.groups.append(np.full(n, group, dtype=object))
     if strategy in {"random", "least_confidence", "margin", "entropy"}:
         from ml.active_learning import scoring
 
@@ -101,12 +97,6 @@ def add_case(
         from ml.active_learning import scoring
 
         evidence.scores.append(scoring.entropy(probs, "mean"))
-    elif strategy in SITE_STRATEGIES:
-        from ml.active_learning import scoring
-
-        evidence.scores.append(scoring.entropy(probs, "foreground" if probs.ndim == 4 else "mean"))
-        if strategy == "site_coreset":
-            evidence.embeddings.append(_embedding(probs))
     elif strategy == "disagreement":
         evidence.labels.append(probs.argmax(axis=1).astype(np.uint8))
         shape = probs.shape[:1] + probs.shape[2:]
@@ -122,16 +112,7 @@ class RankedCases:
     needs_further_reader: set[int]
 
 
-def rank_cases(
-    strategy: str,
-    evidence: PoolEvidence,
-    *,
-    labelled: list[int],
-    seed: int,
-    labelled_groups: list[str] | None = None,
-) -> RankedCases:
-    """Case scores by `strategy`; labelled_groups: the acquisition group of each labelled case (the site
-    strategies count labels per site with them)."""
+def rank_cases(strategy: str, evidence: PoolEvidence, *, labelled: list[int], seed: int) -> RankedCases:
     if not evidence.case_ids:
         return RankedCases({}, set())
     case_ids = np.concatenate(evidence.case_ids)
@@ -144,10 +125,6 @@ def rank_cases(
     elif strategy in {"coreset", "hybrid"}:
         prediction.embeddings = np.concatenate(evidence.embeddings)
         prediction.scores["entropy"] = np.concatenate(evidence.scores)
-    elif strategy in SITE_STRATEGIES:
-        prediction.scores["entropy"] = np.concatenate(evidence.scores)
-        if evidence.embeddings:
-            prediction.embeddings = np.concatenate(evidence.embeddings)
     elif strategy == "disagreement":
         prediction.labels = np.concatenate(evidence.labels)
         observers = Observers(
@@ -161,8 +138,6 @@ def rank_cases(
         observers=observers,
         aggregate="mean",
         seed=seed,
-        groups=np.concatenate(evidence.groups) if strategy in SITE_STRATEGIES else None,
-        labelled_groups=None if labelled_groups is None else np.asarray(labelled_groups, dtype=object),
     )
     scores = {int(c): float(s) for c, s in zip(result.cases, result.scores, strict=True)}
     flagged = {int(c) for c, f in zip(result.cases, result.needs_further_reader, strict=True) if f}

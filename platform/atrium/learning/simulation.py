@@ -175,9 +175,7 @@ def oracle_pool(study: Study, settings: SimulationSettings) -> tuple[Any, dict[s
         )
     pool_x, pool_y = _as_pool_arrays(settings.family, pool_ex)
     val_x, val_y = _as_pool_arrays(settings.family, val_ex)
-    group_of = {case.pk: case.acquisition_group for case in study.cases.filter(pk__in=pool_cases)}
-    groups = np.asarray([group_of[pk] for pk in pool_ex.case_ids], dtype=object)
-    pool = Pool(pool_x, pool_y, np.asarray(pool_ex.case_ids), val_x, val_y, groups=groups)
+    pool = Pool(pool_x, pool_y, np.asarray(pool_ex.case_ids), val_x, val_y)
     info = {
         "pool_cases": len(pool_cases),
         "validation_cases": len(validation),

@@ -25,8 +25,6 @@ class Strategy(models.TextChoices):
     TTA_VARIANCE = "tta_variance", "Test-time-augmentation variance"
     CORESET = "coreset", "Core-set (k-centre greedy)"
     HYBRID = "hybrid", "Uncertainty + diversity"
-    SITE_UNCERTAINTY = "site_uncertainty", "Site-stratified uncertainty"
-    SITE_CORESET = "site_coreset", "Site-stratified core-set"
     DISAGREEMENT = "disagreement", "Disagreement"
 
 
@@ -120,16 +118,6 @@ class Case(models.Model):
     @property
     def reads_needed(self) -> int:
         return self.study.reads_per_case + self.extra_reads
-
-    @property
-    def acquisition_group(self) -> str:
-        """The site and scanner vendor the case came from ("site|vendor"): the group that site-stratified
-        active learning shares its batches across."""
-        return acquisition_group(self.site, self.vendor)
-
-
-def acquisition_group(site: str, vendor: str) -> str:
-    return f"{(site or '').strip()}|{(vendor or '').strip()}"
 
 
 class AssignmentStatus(models.TextChoices):

@@ -116,9 +116,7 @@ def test_ml_engineers_promote_over_the_api_and_annotators_cannot(read_study, peo
     assert [v["number"] for v in listed] == [2, 1]
 
 
-@pytest.mark.parametrize(
-    "strategy", ["entropy", "mc_variance", "coreset", "site_uncertainty", "site_coreset", "disagreement"]
-)
+@pytest.mark.parametrize("strategy", ["entropy", "mc_variance", "coreset", "disagreement"])
 def test_inference_scores_the_pool_reranks_the_queue_and_records_a_round(
     partly_read_study, people, api_client, strategy
 ):
