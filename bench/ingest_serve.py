@@ -34,6 +34,17 @@ the write. Writing on the main thread instead of the writer thread was no faster
 six alternating repeats each); later repeats of either are slower (up to 550-740 ms) as the page cache
 and the database grow.
 
+That Python was then cut (same day, another VM of the same kind, disk baseline 5.6-6.3 GB/s): header_json
+shares a memo across a series and walks the stored elements; series assembly, the instances' UIDs and
+read_instance read numbers, UIDs and texts from raw elements (atrium.imaging.raw_values); de-identification
+walks the stored elements for private tags. Ingest of the same 301 files, A/B against the previous commit
+in alternating processes: 308-354 against 368-420 ms after the first two changes, 249-299 against 334-371
+after the third. Eight full runs afterwards, one after another with nothing else running:
+ingest_vs_dcmread 0.59-0.75 (median 0.72; ingest 285-364 ms, dcmread 204-231 ms), serve_vs_disk
+0.32-0.40 (median 0.37), serve_vs_bare_asgi 0.65-0.92, the clip 13-15 ms. The serving ratio depends on
+the VM's disk-read (memcpy) rate: with this VM's 5.6-6.3 GB/s it passes in every run, with the 7.6-15 GB/s
+of the earlier runs above it fell under 0.3 in a third of them.
+
     .venv/bin/python bench/ingest_serve.py [--quick] [--size 192] [--repeats 5]
 """
 
