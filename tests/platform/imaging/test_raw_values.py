@@ -16,6 +16,15 @@ from atrium.imaging.deid import deidentify
 from atrium.imaging.raw_values import decimal_texts, integer, tag_of, text_value, uid_text
 from tests.platform.imaging.helpers import public_file
 
+# Explicit and implicit VR, big-endian, CT, and a colour ultrasound.
+PUBLIC_FILES = [
+    "MR_small.dcm",
+    "MR_small_implicit.dcm",
+    "MR_small_bigendian.dcm",
+    "CT_small.dcm",
+    "US1_UNCR.dcm",
+]
+
 
 def _written(syntax: str = ExplicitVRLittleEndian, **values: object) -> bytes:
     ds = Dataset()
@@ -76,10 +85,7 @@ def test_malformed_numbers_read_as_none():
     assert header_floats(ds, "ImagePositionPatient") is None
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "CT_small.dcm", "US1_UNCR.dcm"],
-)
+@pytest.mark.parametrize("name", PUBLIC_FILES)
 def test_every_decimal_attribute_reads_as_pydicom_reads_it(name):
     """The independent reading: pydicom's converted value through the same float rules."""
     path = public_file(name)
@@ -94,10 +100,7 @@ def test_every_decimal_attribute_reads_as_pydicom_reads_it(name):
         assert uid_text(ours, tag_of(keyword)) == str(theirs.get(keyword, ""))
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "CT_small.dcm", "US1_UNCR.dcm"],
-)
+@pytest.mark.parametrize("name", PUBLIC_FILES)
 def test_integers_and_texts_read_as_pydicom_reads_them(name):
     """US in either byte order, IS, and single-valued text, each against pydicom's converted value."""
     path = public_file(name)
