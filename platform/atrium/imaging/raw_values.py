@@ -58,8 +58,8 @@ def decimal_texts(ds: Dataset, tag: BaseTag) -> list[str] | None:
 def integer(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
     """A single integer attribute (US or IS); `default` when absent, None when malformed.
 
-    US is read from its two bytes in the element's byte order and IS from its text when the element is
-    still raw; anything else goes through pydicom's conversion.
+    US is read from its two bytes in the element's byte order and IS from its digits when the element is
+    still raw; anything else (a signed or decimal IS, other VRs, converted elements) goes through pydicom.
     """
     tag = tag_of(keyword)
     element = ds.get_item(tag)
@@ -71,7 +71,11 @@ def integer(ds: Dataset, keyword: str, default: int | None = None) -> int | None
             vr = element.VR or dictionary_VR(tag)
             if vr == "IS":
                 digits = raw.decode("ascii").strip("\x00 ")
-                return int(digits) if digits else default
+                if not digits:
+                    return default
+                if digits.isdigit():
+                    return int(digits)
+                # a sign, or text like "2.0" that pydicom still reads as 2: its conversion decides
             if vr == "US":
                 return (
                     int.from_bytes(raw, "little" if element.is_little_endian else "big")

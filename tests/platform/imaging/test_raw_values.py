@@ -129,6 +129,9 @@ def test_integer_hand_cases():
     assert integer(ds, "Columns", 9) == 9  # absent: the default
     broken = pydicom.dcmread(io.BytesIO(_written(InstanceNumber="77").replace(b"77", b"7x")))
     assert integer(broken, "InstanceNumber", 1) is None  # malformed: None, not the default
+    for written, expected in ((b"2.0", 2), (b"-3 ", -3), (b"+4 ", 4)):  # as pydicom reads them
+        odd = pydicom.dcmread(io.BytesIO(_written(InstanceNumber="991").replace(b"991", written)))
+        assert integer(odd, "InstanceNumber") == expected == int(odd.InstanceNumber)
 
 
 def test_decoded_instance_uids_follow_de_identification():
