@@ -4,7 +4,7 @@ Under the stock handler the chain is async wherever a middleware allows it, and 
 then run each process_request/process_response through sync_to_async, while a sync-only middleware
 (WhiteNoise, ours) switches back with async_to_sync: a dozen thread/event-loop hand-overs per request, each
 costing CPU and, on a busy event loop, a wait. Every view here is sync, so the chain runs as under WSGI, in
-the request's own thread; websockets stay on Channels.
+the request's own thread, and a request makes two hops in all (see `handle`); websockets stay on Channels.
 
 Each request still gets a thread of its own for its sync work, as under the stock handler, but from a pool
 of long-lived threads instead of a new thread per request (the stock ThreadSensitiveContext starts one and
@@ -22,8 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse
+from django.http.response import HttpResponseBase
+from django.urls import set_script_prefix
 
 
 class RequestThreads:
@@ -87,10 +91,40 @@ class SyncChainASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
 
-    async def get_response_async(self, request: HttpRequest) -> Any:
-        # thread_sensitive: the pooled thread lent to this request (its ThreadSensitiveContext, opened in
-        # __call__), so the database connection the chain uses is the one request_started/finished look after.
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope: Any, receive: Any, send: Any) -> None:
+        """As Django's, with the request's sync work in one hop to its thread (request_started, building the
+        request, the whole middleware chain and the view), then the body sent, then a second hop to close
+        the response (request_finished). The stock handler makes three hops and runs the view beside a task
+        watching for a disconnect, to cancel an async view; every view here is sync and runs to its end in
+        its thread whatever the client does, and uvicorn drops what is sent after a disconnect.
+
+        thread_sensitive: the pooled thread lent to this request (its ThreadSensitiveContext, opened in
+        __call__), so the database connection the chain uses is the one request_started/finished look after.
+        """
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            try:
+                await self.send_response(response, send)
+            finally:
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _respond(self, scope: Any, body_file: Any) -> HttpResponseBase:
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            return error_response
+        response = self.get_response(request)
+        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size  # the server does its own chunking
+        return response
 
     async def send_response(self, response: Any, send: Any) -> None:
         from atrium.imaging.array_response import ArrayResponse

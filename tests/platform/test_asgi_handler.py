@@ -81,3 +81,99 @@ def test_request_threads_lend_each_executor_to_one_request_and_keep_a_bounded_fe
     assert threads.started == 2
     with pytest.raises(RuntimeError):
         second.submit(int)
+
+
+def _scope(path: str, query_string: bytes = b"") -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query_string,
+        "root_path": "",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("localhost", 80),
+    }
+
+
+class _Signals:
+    """Records the threads request_started and request_finished ran in."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.finished: list[int] = []
+
+    def __enter__(self) -> _Signals:
+        from django.core import signals
+
+        signals.request_started.connect(self._started)
+        signals.request_finished.connect(self._finished)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from django.core import signals
+
+        signals.request_started.disconnect(self._started)
+        signals.request_finished.disconnect(self._finished)
+
+    def _started(self, **kwargs: object) -> None:
+        self.started.append(threading.get_ident())
+
+    def _finished(self, **kwargs: object) -> None:
+        self.finished.append(threading.get_ident())
+
+
+async def _exchange(scope: dict, messages: list[dict]) -> list[dict]:
+    from channels.testing import ApplicationCommunicator
+
+    from atrium.asgi import application
+
+    communicator = ApplicationCommunicator(application, scope)
+    for message in messages:
+        await communicator.send_input(message)
+    await communicator.wait(timeout=10)
+    out = []
+    while not communicator.output_queue.empty():
+        out.append(await communicator.receive_output())
+    return out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_request_signals_start_and_finish_once_in_the_thread_its_view_ran_in(monkeypatch):
+    from atrium.asgi import django_asgi_app
+
+    ran_in: list[int] = []
+    chain = django_asgi_app.get_response
+
+    def recorded(request):  # type: ignore[no-untyped-def]
+        ran_in.append(threading.get_ident())
+        return chain(request)
+
+    monkeypatch.setattr(django_asgi_app, "get_response", recorded)
+    with _Signals() as seen:
+        sent = async_to_sync(_exchange)(_scope("/health/ready"), [{"type": "http.request", "body": b""}])
+    assert sent[0]["status"] == 200 and sent[-1].get("more_body", False) is False
+    assert len(seen.started) == 1 and len(seen.finished) == 1
+    assert ran_in == seen.started == seen.finished  # one pooled thread for all of the request's sync work
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_django_cannot_build_gets_400_and_is_still_closed():
+    with _Signals() as seen:
+        sent = async_to_sync(_exchange)(
+            _scope("/health/live", query_string=b"q=\xff\xfe"), [{"type": "http.request", "body": b""}]
+        )
+    assert sent[0]["status"] == 400
+    assert len(seen.started) == 1 and len(seen.finished) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_gone_before_its_body_arrived_gets_no_response_and_no_signals():
+    with _Signals() as seen:
+        sent = async_to_sync(_exchange)(_scope("/health/live"), [{"type": "http.disconnect"}])
+    assert sent == []
+    assert seen.started == [] and seen.finished == []
