@@ -96,6 +96,7 @@ from ml.metrics.overlap import dice
 from ml.segmentation.fcn import fast
 from ml.segmentation.infer import segment_images
 from ml.segmentation.train import train_segmenter
+from ml.training.trainer import History
 
 THRESHOLDS = {"gap_closed": 0.5, "min_shift": 0.05}
 VENDORS = ("siemens", "philips", "ge")
@@ -183,6 +184,11 @@ def main() -> None:
         help="the segmenter's learning rate in the adversarial stage (the discriminator keeps 5e-4); 1e-4 was "
         "chosen on canon, 5e-4 is the earlier default",
     )  # fmt: skip
+    ap.add_argument(
+        "--restarts", type=int, default=2,
+        help="every segmenter training (source only, students, supervised) restarts from a new initialisation, "
+        "up to this many times, while its own validation split's Dice of some class is below 0.5 (0: never)",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.target == DEVELOPMENT_VENDOR:
         register_development_vendor()
@@ -211,9 +217,18 @@ def main() -> None:
     common = {
         "config": fast(), "max_steps": steps, "max_seconds": None, "eval_every": None, "patience": None,
         "batch_size": batch, "lr": 3e-3, "seed": args.seed, "device": "cpu", "restore_best": False,
-        "appearance_augmentation": args.appearance_augmentation,
+        "appearance_augmentation": args.appearance_augmentation, "restarts": args.restarts,
     }  # fmt: skip
-    source_model, _ = train_segmenter(src_x, src_y, **common)  # type: ignore[arg-type]
+    # Each training's runs, as the validation Dice of its own labelled training data's held-out split.
+    runs: dict[str, list[float]] = {}
+
+    def note_runs(name: str, history: History) -> None:
+        runs[name] = [round(m["dice_mean"], 4) for m in history.attempts]
+        if len(history.attempts) > 1:
+            log(f"{name}: {len(history.attempts)} runs, validation dice {runs[name]}")
+
+    source_model, history = train_segmenter(src_x, src_y, **common)  # type: ignore[arg-type]
+    note_runs("source_only", history)
     d_source = mean_dice(source_model, test_x, test_y)
     d_source_on_source = mean_dice(source_model, src_test_x, src_test_y)
     log(f"source only: target dice {d_source:.3f} (source-vendor dice {d_source_on_source:.3f})")
@@ -242,7 +257,8 @@ def main() -> None:
     student_steps = 2 * steps
 
     def student(images: np.ndarray, labels: np.ndarray, round_: int) -> torch.nn.Module:
-        model, _ = train_segmenter(images, labels, **{**common, "max_steps": student_steps})  # type: ignore[arg-type]
+        model, history = train_segmenter(images, labels, **{**common, "max_steps": student_steps})  # type: ignore[arg-type]
+        note_runs(f"student_{round_ + 1}", history)
         log(f"self-training round {round_ + 1}: student trained on source + pseudo-labelled target")
         return model
 
@@ -255,7 +271,8 @@ def main() -> None:
         f"adapted (adversarial + {args.self_training_rounds} self-training rounds): target dice {d_adapted:.3f}"
     )
 
-    supervised, _ = train_segmenter(tgt_x, tgt_y, **common)  # type: ignore[arg-type]
+    supervised, history = train_segmenter(tgt_x, tgt_y, **common)  # type: ignore[arg-type]
+    note_runs("supervised", history)
     d_supervised = mean_dice(supervised, test_x, test_y)
     log(f"supervised on target: dice {d_supervised:.3f}")
 
@@ -277,6 +294,8 @@ def main() -> None:
         "self_training_rounds": args.self_training_rounds,
         "keep_fraction": args.keep_fraction,
         "self_training_log": selftrained.rounds,
+        "restarts": args.restarts,
+        "validation_dice_per_run": runs,
         "target_labels_used_by_adaptation": False,
         "source_vendors": sources,
         "target_vendor": args.target,
