@@ -86,8 +86,9 @@ def train_segmenter(
     foreground class is below `min_class_dice`, up to `restarts` further runs start from a fresh
     initialisation and batch order (same split, seed + k x RESTART_SEED_STRIDE), stopping at the first that
     clears it; the run with the best validation mean Dice is returned and `history.attempts` holds every
-    run's validation metrics. Each run has the full budget (max_steps, max_seconds). A resumed run continues
-    the first run."""
+    run's validation metrics. Each run has the full budget (max_steps, max_seconds). Only the first run
+    writes checkpoints and `resume_from` resumes it; the restarts that follow it are run again after a
+    resume."""
     dev = device if isinstance(device, torch.device) else pick_device(device)
     images, labels = np.asarray(images), np.asarray(labels)
     if val_images is None or val_labels is None:
@@ -104,9 +105,10 @@ def train_segmenter(
             width=width, max_seconds=max_seconds, max_steps=max_steps, max_epochs=max_epochs,
             batch_size=batch_size, lr=lr, dice_weight=dice_weight, augment=augment,
             appearance_augmentation=appearance_augmentation, eval_every=eval_every, patience=patience,
-            device=dev, progress=progress, should_stop=should_stop, checkpoint_path=checkpoint_path,
-            checkpoint_every=checkpoint_every, lr_schedule=lr_schedule, restore_best=restore_best,
-            seed=seed + k * RESTART_SEED_STRIDE, resume_from=resume_from if k == 0 else None,
+            device=dev, progress=progress, should_stop=should_stop,
+            checkpoint_path=checkpoint_path if k == 0 else None, checkpoint_every=checkpoint_every,
+            lr_schedule=lr_schedule, restore_best=restore_best, seed=seed + k * RESTART_SEED_STRIDE,
+            resume_from=resume_from if k == 0 else None,
         )  # fmt: skip
         metrics = returned_metrics(history, restore_best)
         attempts.append(metrics)

@@ -122,3 +122,21 @@ def test_collapsed_runs_restart_from_new_initialisations_and_the_best_validation
     first, _ = train_segmenter(images, labels, **common)  # type: ignore[arg-type]
     second, _ = train_segmenter(images, labels, seed=RESTART_SEED_STRIDE, **common)  # type: ignore[arg-type]
     assert not torch.equal(next(iter(first.state_dict().values())), next(iter(second.state_dict().values())))
+
+
+def test_only_the_first_run_writes_checkpoints(tmp_path) -> None:
+    torch.set_num_threads(1)
+    images, labels = _small_set()
+    common = dict(config=fcn.tiny(), max_steps=4, max_seconds=None, batch_size=4, augment=False,
+                  eval_every=None, patience=None, device="cpu", restore_best=False,
+                  val_images=images[:4], val_labels=labels[:4])  # fmt: skip
+    first, _ = train_segmenter(images, labels, **common)  # type: ignore[arg-type]
+    _, history = train_segmenter(
+        images, labels, restarts=1, min_class_dice=1.1, checkpoint_path=tmp_path / "seg.pt",
+        checkpoint_every=2, **common,
+    )  # type: ignore[arg-type]  # fmt: skip
+    assert len(history.attempts) == 2
+    saved = fcn.FCN(fcn.tiny())
+    load_checkpoint(tmp_path / "seg.pt", saved)
+    for a, b in zip(first.state_dict().values(), saved.state_dict().values(), strict=True):
+        assert torch.allclose(a, b)
