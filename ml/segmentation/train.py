@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +22,9 @@ from ml.training.devices import pick_device, seed_everything
 from ml.training.trainer import History, Progress, Trainer, TrainerConfig, make_loader
 
 Arch = Literal["fcn", "unet"]
+
+# Restart k draws its initialisation and batch order from seed + k x this (the data split keeps `seed`).
+RESTART_SEED_STRIDE = 1_000_003
 
 
 def build_segmenter(
@@ -70,12 +73,22 @@ def train_segmenter(
     restore_best: bool = True,
     seed: int = 0,
     resume_from: Path | None = None,
+    restarts: int = 0,
+    min_class_dice: float = 0.5,
 ) -> tuple[nn.Module, History]:
     """images: (N, H, W) float [0, 1] or uint8; labels: (N, H, W) 0 bg / 1 LV / 2 Myo / 3 RV; H, W
     multiples of 16. Early-stops on the mean foreground Dice of a validation split (a random
     `val_fraction` of the slices unless val_images/val_labels are given); returns the best model.
-    `appearance_augmentation` adds random transfer curves, bias fields, blur and noise to `augment`."""
-    seed_everything(seed)
+    `appearance_augmentation` adds random transfer curves, bias fields, blur and noise to `augment`.
+
+    A run can settle with a class it never predicts (the fast FCN at some seeds: RV validation Dice 0.5
+    early on, then 0 for good while the loss plateaus). When the returned weights' validation Dice of some
+    foreground class is below `min_class_dice`, up to `restarts` further runs start from a fresh
+    initialisation and batch order (same split, seed + k x RESTART_SEED_STRIDE), stopping at the first that
+    clears it; the run with the best validation mean Dice is returned and `history.attempts` holds every
+    run's validation metrics. Each run has the full budget (max_steps, max_seconds). Only the first run
+    writes checkpoints and `resume_from` resumes it; the restarts that follow it are run again after a
+    resume."""
     dev = device if isinstance(device, torch.device) else pick_device(device)
     images, labels = np.asarray(images), np.asarray(labels)
     if val_images is None or val_labels is None:
@@ -84,12 +97,85 @@ def train_segmenter(
         val_idx, train_idx = order[:n_val], order[n_val:]
         val_images, val_labels = images[val_idx], labels[val_idx]
         images, labels = images[train_idx], labels[train_idx]
+    best: tuple[nn.Module, History] | None = None
+    attempts: list[dict[str, float]] = []
+    for k in range(max(restarts, 0) + 1):
+        model, history = _fit_once(
+            images, labels, np.asarray(val_images), np.asarray(val_labels), arch=arch, config=config,
+            width=width, max_seconds=max_seconds, max_steps=max_steps, max_epochs=max_epochs,
+            batch_size=batch_size, lr=lr, dice_weight=dice_weight, augment=augment,
+            appearance_augmentation=appearance_augmentation, eval_every=eval_every, patience=patience,
+            device=dev, progress=progress, should_stop=should_stop,
+            checkpoint_path=checkpoint_path if k == 0 else None, checkpoint_every=checkpoint_every,
+            lr_schedule=lr_schedule, restore_best=restore_best, seed=seed + k * RESTART_SEED_STRIDE,
+            resume_from=resume_from if k == 0 else None,
+        )  # fmt: skip
+        metrics = returned_metrics(history, restore_best)
+        attempts.append(metrics)
+        if best is None or metrics.get("dice_mean", 0.0) > returned_metrics(best[1], restore_best).get(
+            "dice_mean", 0.0
+        ):
+            best = (model, history)
+        if history.stopped == "cancelled" or worst_class_dice(metrics) >= min_class_dice:
+            break
+    assert best is not None
+    best[1].attempts = attempts
+    return best
+
+
+def worst_class_dice(metrics: Mapping[str, float]) -> float:
+    """The lowest per-class Dice among `metrics`' "dice_*" keys other than "dice_mean" (1 when none)."""
+    values = [v for k, v in metrics.items() if k.startswith("dice_") and k != "dice_mean"]
+    return min(values, default=1.0)
+
+
+def returned_metrics(history: History, restore_best: bool) -> dict[str, float]:
+    """The validation metrics of the weights a run returns: its best validation's when `restore_best`,
+    else its last's ({} when it never validated)."""
+    if restore_best and history.best_step is not None:
+        best = [m for step, m in history.evals if step == history.best_step]
+        if best:
+            return dict(best[-1])
+    return dict(history.evals[-1][1]) if history.evals else {}
+
+
+def _fit_once(
+    images: np.ndarray,
+    labels: np.ndarray,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+    *,
+    arch: Arch,
+    config: FCNConfig | UNetConfig | None,
+    width: int | None,
+    max_seconds: float | None,
+    max_steps: int | None,
+    max_epochs: int,
+    batch_size: int,
+    lr: float,
+    dice_weight: float,
+    augment: bool,
+    appearance_augmentation: bool,
+    eval_every: int | None,
+    patience: int | None,
+    device: torch.device,
+    progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    checkpoint_path: Path | None,
+    checkpoint_every: int | None,
+    lr_schedule: Literal["constant", "cosine"],
+    restore_best: bool,
+    seed: int,
+    resume_from: Path | None,
+) -> tuple[nn.Module, History]:
+    """One training run of `train_segmenter` on an already split training and validation set."""
+    seed_everything(seed)
     model = build_segmenter(arch, config, width)
     assert isinstance(model, (FCN, UNet))
     train_ds = SegmentationSliceDataset(
         images, labels, segmentation_transform(augment, appearance_augmentation)
     )
-    val_ds = SegmentationSliceDataset(np.asarray(val_images), np.asarray(val_labels), eval_transform())
+    val_ds = SegmentationSliceDataset(val_images, val_labels, eval_transform())
     train_loader = make_loader(
         train_ds, batch_size, shuffle=True, seed=seed, drop_last=len(train_ds) > batch_size
     )
@@ -107,7 +193,7 @@ def train_segmenter(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     trainer = Trainer(
         model, SegmentationLoss(dice_weight), optimizer, train_loader, val_loader, dice_metrics,
-        device=dev, config=cfg, progress=progress, should_stop=should_stop, model_card=card,
+        device=device, config=cfg, progress=progress, should_stop=should_stop, model_card=card,
     )  # fmt: skip
     if resume_from is not None:
         # Model, optimizer, step and RNG state of an interrupted run; the data split above is seeded, so

@@ -92,6 +92,8 @@ class History:
     stopped: str = ""
     card: ModelCard | None = None  # the model card with the final validation metrics, when one was given
     resumed_from_step: int | None = None  # the checkpoint's step when this run was resumed
+    # Validation metrics of each run when a caller restarts collapsed runs (train_segmenter's `restarts`).
+    attempts: list[dict[str, float]] = field(default_factory=list)
 
 
 def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> list[int]:

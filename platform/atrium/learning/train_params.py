@@ -1,5 +1,6 @@
 """The checks on a `train` job's parameters: at the API (a 400 before anything is queued) and again in the
-handler. Only `arch` is checked; the other parameters keep their defaults in atrium.learning.training."""
+handler. Only `arch` and `restarts` are checked; the other parameters keep their defaults in
+atrium.learning.training."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from atrium.studies.models import Study, TaskKind
 # The segmentation architectures: the 2D FCN and U-Net per slice, the 3D DeepMedic per short-axis stack.
 ARCHES = ("fcn", "unet", "deepmedic")
 DEFAULT_ARCH = "fcn"
+# A segmentation job retrains at most this many times after a run that never learnt some structure.
+MAX_RESTARTS = 3
 
 
 def family_for(study: Study) -> str:
@@ -36,12 +39,21 @@ def parse_arch(study: Study, params: dict[str, Any]) -> str:
     return arch
 
 
+def parse_restarts(params: dict[str, Any]) -> int:
+    """The `restarts` a train job asks for (0 when unset); a ValueError names a bad one."""
+    restarts = params.get("restarts", 0)
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or not 0 <= restarts <= MAX_RESTARTS:
+        raise ValueError(f"restarts must be an integer from 0 to {MAX_RESTARTS}, not {restarts!r}")
+    return restarts
+
+
 def validated_train_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
     """The API's check: the params with `arch` filled in for segmentation models, or a 400 naming it."""
     from rest_framework.exceptions import ValidationError
 
     try:
         arch = parse_arch(study, params)
+        parse_restarts(params)
     except ValueError as exc:
         raise ValidationError({"params": str(exc)}) from None
     if train_family(study, params) == ModelFamily.SEGMENTATION:

@@ -108,7 +108,7 @@ def train_for_study(
     and the `job` that made it."""
     import torch
 
-    from atrium.learning.train_params import parse_arch, train_family
+    from atrium.learning.train_params import parse_arch, parse_restarts, train_family
 
     family = train_family(study, params)
     if family not in ModelFamily.values:
@@ -166,10 +166,18 @@ def train_for_study(
         from ml.segmentation.train import Arch, train_segmenter
 
         common.pop("val_fraction", None)
+        # `restarts`: retrain from a new initialisation while the validation Dice of some structure is below
+        # 0.5 (a class the run never learnt to predict); off unless the job asks, as each run has the budget.
+        restarts = parse_restarts(params)
         model, history = train_segmenter(
-            images, labels, arch=cast(Arch, arch), config=model_config, **common, **kwargs
+            images, labels, arch=cast(Arch, arch), config=model_config, restarts=restarts, **common, **kwargs
         )
-        config = {"arch": arch, "model": model_config.to_dict()}
+        config = {
+            "arch": arch,
+            "model": model_config.to_dict(),
+            "restarts": restarts,
+            "runs": len(history.attempts),
+        }
     else:
         from ml.classification.sononet import SonoNetConfig
         from ml.classification.sononet import tiny as sono_tiny

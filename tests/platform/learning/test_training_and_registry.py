@@ -50,6 +50,25 @@ def test_training_registers_a_version_with_weights_and_its_training_set(read_stu
     assert version.metrics["n_train"] > 0
 
 
+def test_a_segmentation_job_can_ask_for_restarts_and_its_version_records_the_runs(read_study):
+    version = train_now(read_study, restarts=1)
+    # Four steps of the tiny FCN may or may not learn every structure: one run, or a restart after it.
+    assert version.config["restarts"] == 1 and version.config["runs"] in (1, 2)
+    assert train_now(read_study).config["restarts"] == 0
+
+
+@pytest.mark.parametrize("restarts", [-1, 4, 1.5, "2", True])
+def test_a_bad_restarts_is_a_400_naming_it_and_queues_nothing(cardiac_study, people, api_client, restarts):
+    response = api_client(people.ml_engineer).post(
+        "/api/jobs/",
+        {"kind": "train", "study": cardiac_study.slug, "params": {"restarts": restarts}},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert "restarts must be an integer from 0 to 3" in response.json()["detail"]
+    assert not Job.objects.filter(kind="train").exists()
+
+
 def test_the_training_set_snapshot_names_exact_annotation_versions(read_study, people):
     from atrium.annotations.models import Annotation, AnnotationVersion
     from atrium.annotations.services import update_annotation
