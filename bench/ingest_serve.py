@@ -41,9 +41,13 @@ walks the stored elements for private tags. Ingest of the same 301 files, A/B ag
 in alternating processes: 308-354 against 368-420 ms after the first two changes, 249-299 against 334-371
 after the third. Eight full runs afterwards, one after another with nothing else running:
 ingest_vs_dcmread 0.59-0.75 (median 0.72; ingest 285-364 ms, dcmread 204-231 ms), serve_vs_disk
-0.32-0.40 (median 0.37), serve_vs_bare_asgi 0.65-0.92, the clip 13-15 ms. The serving ratio depends on
-the VM's disk-read (memcpy) rate: with this VM's 5.6-6.3 GB/s it passes in every run, with the 7.6-15 GB/s
-of the earlier runs above it fell under 0.3 in a third of them.
+0.32-0.40 (median 0.37), serve_vs_bare_asgi 0.65-0.92, the clip 13-15 ms. Then the ASGI handler's two
+hops per request (atrium.asgi_handler.SyncChainASGIHandler.handle; the clip's gap to the bare app fell from
+1.75 to 0.55 ms, best of 30) and eight more full runs: every target met in all eight, ingest_vs_dcmread
+0.52-0.77 (median 0.69), serve_vs_disk 0.35-0.46 (median 0.38), serve_vs_bare_asgi 0.59-1.04, the clip
+13-17 ms, single-frame requests 506-626/s. The serving ratio depends on the VM's disk-read (memcpy) rate:
+with this VM's 5.3-6.3 GB/s it passes in every run, with the 7.6-15 GB/s of the earlier runs above it
+fell under 0.3 in a third of them.
 
     .venv/bin/python bench/ingest_serve.py [--quick] [--size 192] [--repeats 5]
 """
