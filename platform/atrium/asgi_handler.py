@@ -119,6 +119,7 @@ class SyncChainASGIHandler(ASGIHandler):
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error_response = self.create_request(scope, body_file)
         if request is None:
+            assert error_response is not None  # Django returns one or the other
             return error_response
         response = self.get_response(request)
         response._handler_class = self.__class__  # type: ignore[attr-defined]
