@@ -14,6 +14,7 @@ ARCHES = ("fcn", "unet", "deepmedic")
 DEFAULT_ARCH = "fcn"
 # A segmentation job retrains at most this many times after a run that never learnt some structure.
 MAX_RESTARTS = 3
+RESTARTABLE_ARCHES = ("fcn", "unet")
 
 
 def family_for(study: Study) -> str:
@@ -39,11 +40,18 @@ def parse_arch(study: Study, params: dict[str, Any]) -> str:
     return arch
 
 
-def parse_restarts(params: dict[str, Any]) -> int:
-    """The `restarts` a train job asks for (0 when unset); a ValueError names a bad one."""
+def parse_restarts(study: Study, params: dict[str, Any]) -> int:
+    """The `restarts` a train job asks for (0 when unset); a ValueError names a bad one, or one asked of a
+    model that has none (restarts belong to the 2D segmenters, fcn and unet)."""
     restarts = params.get("restarts", 0)
     if isinstance(restarts, bool) or not isinstance(restarts, int) or not 0 <= restarts <= MAX_RESTARTS:
         raise ValueError(f"restarts must be an integer from 0 to {MAX_RESTARTS}, not {restarts!r}")
+    family, arch = train_family(study, params), parse_arch(study, params)
+    if restarts and (family != ModelFamily.SEGMENTATION or arch not in RESTARTABLE_ARCHES):
+        model = f"a {family} model" if family != ModelFamily.SEGMENTATION else f"arch {arch!r}"
+        raise ValueError(
+            f"restarts apply to the 2D segmenters ({', '.join(RESTARTABLE_ARCHES)}), not to {model}"
+        )
     return restarts
 
 
@@ -53,7 +61,7 @@ def validated_train_params(study: Study, params: dict[str, Any]) -> dict[str, An
 
     try:
         arch = parse_arch(study, params)
-        parse_restarts(params)
+        parse_restarts(study, params)
     except ValueError as exc:
         raise ValidationError({"params": str(exc)}) from None
     if train_family(study, params) == ModelFamily.SEGMENTATION:

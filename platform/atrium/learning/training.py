@@ -168,7 +168,7 @@ def train_for_study(
         common.pop("val_fraction", None)
         # `restarts`: retrain from a new initialisation while the validation Dice of some structure is below
         # 0.5 (a class the run never learnt to predict); off unless the job asks, as each run has the budget.
-        restarts = parse_restarts(params)
+        restarts = parse_restarts(study, params)
         model, history = train_segmenter(
             images, labels, arch=cast(Arch, arch), config=model_config, restarts=restarts, **common, **kwargs
         )

@@ -69,6 +69,45 @@ def test_a_bad_restarts_is_a_400_naming_it_and_queues_nothing(cardiac_study, peo
     assert not Job.objects.filter(kind="train").exists()
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"restarts": 1, "arch": "deepmedic"},
+            "restarts apply to the 2D segmenters (fcn, unet), not to arch 'deepmedic'",
+        ),
+        ({"restarts": 2, "family": "classification"}, "not to a classification model"),
+    ],
+)
+def test_restarts_asked_of_a_model_without_them_are_a_400(cardiac_study, people, api_client, params, message):
+    response = api_client(people.ml_engineer).post(
+        "/api/jobs/", {"kind": "train", "study": cardiac_study.slug, "params": params}, format="json"
+    )
+    assert response.status_code == 400, response.json()
+    assert message in response.json()["detail"]
+    assert not Job.objects.filter(kind="train").exists()
+    ok = {"kind": "train", "study": cardiac_study.slug, "params": {"restarts": 2, "arch": "unet"}}
+    created = api_client(people.ml_engineer).post("/api/jobs/", ok, format="json")
+    assert created.status_code == 201 and created.json()["params"]["restarts"] == 2
+
+
+def test_manage_py_train_and_the_study_page_take_restarts(cardiac_study, people, client):
+    from django.core.management import CommandError, call_command
+
+    call_command("train", "--study", cardiac_study.slug, "--restarts", "2", "--no-wait")
+    assert Job.objects.get(kind="train").params["restarts"] == 2
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("train", "--study", cardiac_study.slug, "--restarts", "4", "--no-wait")
+    with pytest.raises(CommandError, match="not to arch 'deepmedic'"):
+        call_command(
+            "train", "--study", cardiac_study.slug, "--restarts", "1", "--arch", "deepmedic", "--no-wait"
+        )
+    assert Job.objects.filter(kind="train").count() == 1
+    client.force_login(people.ml_engineer)
+    page = client.get(f"/studies/{cardiac_study.slug}/").content.decode()
+    assert 'data-testid="retrain-restarts"' in page and 'max="3"' in page
+
+
 def test_the_training_set_snapshot_names_exact_annotation_versions(read_study, people):
     from atrium.annotations.models import Annotation, AnnotationVersion
     from atrium.annotations.services import update_annotation

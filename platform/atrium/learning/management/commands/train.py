@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from atrium.learning.models import Job, JobKind
 from atrium.learning.services import enqueue_job, run_job
-from atrium.learning.train_params import ARCHES, parse_arch
+from atrium.learning.train_params import ARCHES, MAX_RESTARTS, parse_arch, parse_restarts
 from atrium.studies.models import Study
 
 
@@ -26,6 +26,15 @@ class Command(BaseCommand):
             choices=list(ARCHES),
             default=None,
             help="segmentation architecture: 2D fcn (default) or unet per slice, 3D deepmedic per short-axis stack",
+        )
+        parser.add_argument(
+            "--restarts",
+            type=int,
+            choices=range(MAX_RESTARTS + 1),
+            default=0,
+            metavar=f"0-{MAX_RESTARTS}",
+            help="2D segmenters: retrain from a new start when a run never learns some structure "
+            "(validation Dice below 0.5); each run gets the full --max-seconds",
         )
         parser.add_argument("--max-seconds", type=float, default=120.0)
         parser.add_argument(
@@ -46,8 +55,11 @@ class Command(BaseCommand):
             params["family"] = options["family"]
         if options["arch"]:
             params["arch"] = options["arch"]
+        if options["restarts"]:
+            params["restarts"] = options["restarts"]
         try:
             parse_arch(study, params)
+            parse_restarts(study, params)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         if options["here"]:
