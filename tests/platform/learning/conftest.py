@@ -55,3 +55,15 @@ def cardiac_study(people, study, demo_root):
     for user in (people.annotator, people.annotator2, people.ml_engineer, people.study_lead):
         add_member(user=user, study=study)
     return study
+
+
+def assert_train_refused(client, study, params, message):
+    """POST a train job with `params`: a 400 whose detail names the problem, and no job queued."""
+    from atrium.learning.models import Job
+
+    response = client.post(
+        "/api/jobs/", {"kind": "train", "study": study.slug, "params": params}, format="json"
+    )
+    assert response.status_code == 400, response.json()
+    assert message in response.json()["detail"]
+    assert not Job.objects.filter(kind="train").exists()

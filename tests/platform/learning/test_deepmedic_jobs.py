@@ -12,7 +12,7 @@ import torch
 
 from atrium.learning.models import Job, ModelVersion
 from atrium.learning.services import run_job
-from tests.platform.learning.conftest import read_from_truth
+from tests.platform.learning.conftest import assert_train_refused, read_from_truth
 
 FAST = {
     "arch": "deepmedic",
@@ -186,12 +186,7 @@ def test_mc_dropout_and_tta_scores_come_from_the_volumes_one_per_slice(monkeypat
     ],
 )
 def test_a_bad_arch_is_a_400_naming_it_and_queues_nothing(cardiac_study, people, api_client, params, message):
-    response = api_client(people.ml_engineer).post(
-        "/api/jobs/", {"kind": "train", "study": cardiac_study.slug, "params": params}, format="json"
-    )
-    assert response.status_code == 400, response.json()
-    assert message in response.json()["detail"]
-    assert not Job.objects.filter(kind="train").exists()
+    assert_train_refused(api_client(people.ml_engineer), cardiac_study, params, message)
 
 
 def test_the_api_records_the_chosen_arch_and_defaults_to_the_fcn(cardiac_study, people, api_client):

@@ -10,7 +10,7 @@ import pytest
 from atrium.learning.models import Job, ModelVersion
 from atrium.learning.registry import models_root, promote, rollback
 from atrium.learning.services import run_job
-from tests.platform.learning.conftest import read_from_truth
+from tests.platform.learning.conftest import assert_train_refused, read_from_truth
 
 FAST = {"size": "tiny", "max_steps": 4, "max_seconds": 30, "infer_after": False, "batch_size": 4}
 
@@ -59,14 +59,12 @@ def test_a_segmentation_job_can_ask_for_restarts_and_its_version_records_the_run
 
 @pytest.mark.parametrize("restarts", [-1, 4, 1.5, "2", True])
 def test_a_bad_restarts_is_a_400_naming_it_and_queues_nothing(cardiac_study, people, api_client, restarts):
-    response = api_client(people.ml_engineer).post(
-        "/api/jobs/",
-        {"kind": "train", "study": cardiac_study.slug, "params": {"restarts": restarts}},
-        format="json",
+    assert_train_refused(
+        api_client(people.ml_engineer),
+        cardiac_study,
+        {"restarts": restarts},
+        "restarts must be an integer from 0 to 3",
     )
-    assert response.status_code == 400, response.json()
-    assert "restarts must be an integer from 0 to 3" in response.json()["detail"]
-    assert not Job.objects.filter(kind="train").exists()
 
 
 @pytest.mark.parametrize(
@@ -80,12 +78,7 @@ def test_a_bad_restarts_is_a_400_naming_it_and_queues_nothing(cardiac_study, peo
     ],
 )
 def test_restarts_asked_of_a_model_without_them_are_a_400(cardiac_study, people, api_client, params, message):
-    response = api_client(people.ml_engineer).post(
-        "/api/jobs/", {"kind": "train", "study": cardiac_study.slug, "params": params}, format="json"
-    )
-    assert response.status_code == 400, response.json()
-    assert message in response.json()["detail"]
-    assert not Job.objects.filter(kind="train").exists()
+    assert_train_refused(api_client(people.ml_engineer), cardiac_study, params, message)
     ok = {"kind": "train", "study": cardiac_study.slug, "params": {"restarts": 2, "arch": "unet"}}
     created = api_client(people.ml_engineer).post("/api/jobs/", ok, format="json")
     assert created.status_code == 201 and created.json()["params"]["restarts"] == 2
