@@ -186,7 +186,7 @@ def read_instance(source: str | Path | BinaryIO, name: str | None = None) -> Dec
 def header_float(ds: Dataset, keyword: str) -> float | None:
     """A single number (None when absent, empty, multi-valued or not a number)."""
     texts = decimal_texts(ds, tag_of(keyword))
-    if texts is None or not texts:  # pydicom reads it (an empty one too, as it reads it)
+    if not texts:  # None or empty: pydicom reads it (an empty one as it reads it)
         return _float(ds.get(keyword))
     return _float(texts[0]) if len(texts) == 1 else None
 
