@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from django.db.models import Q
@@ -343,6 +343,7 @@ def adapt_for_study(
             "self_training": {
                 "rounds": p.self_training_rounds, "steps_per_student": p.self_training_steps,
                 "first_round_co_teacher": "parent" if p.self_training_rounds else None,
+                "teacher_statistics": TEACHER_STATISTICS if p.self_training_rounds else None,
                 "log": self_training_log,
             },
         },
@@ -357,6 +358,11 @@ def adapt_for_study(
 def _done(pr: Any, max_steps: int, max_seconds: float) -> float:
     """How far a training stage is, 0..1: by steps or by time, whichever limit is nearer."""
     return float(min(1.0, max(pr.step / max_steps, pr.elapsed_s / max_seconds)))
+
+
+# The BatchNorm statistics the adapted teacher and the students label the target with: those they trained
+# with (ml.domain_adaptation.self_training; the co-teacher, the parent, always gets target statistics).
+TEACHER_STATISTICS: Final = "own"
 
 
 def _self_train(
@@ -394,7 +400,7 @@ def _self_train(
     progress(0.5, f"self-training: {p.self_training_rounds} rounds of pseudo-labelling the target", {})
     return self_train_segmenter(
         adapted, src_images, src_labels, tgt, train=student, rounds=p.self_training_rounds,
-        co_teacher=parent, should_stop=should_stop,
+        co_teacher=parent, teacher_statistics=TEACHER_STATISTICS, should_stop=should_stop,
     )  # fmt: skip
 
 

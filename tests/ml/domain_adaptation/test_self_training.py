@@ -84,15 +84,50 @@ def test_no_rounds_return_the_teacher_and_bad_input_is_refused():
     assert stop.model is teacher and stop.rounds == []
 
 
-def test_pseudo_labels_use_target_batchnorm_statistics_and_leave_the_model_alone():
+def _off_model() -> ThresholdSegmenter:
+    """A model whose own BatchNorm statistics come from elsewhere: with them nothing is "on"."""
     model = ThresholdSegmenter(label=1).eval()
     with torch.no_grad():
-        model.bn.running_mean.fill_(5.0)  # statistics from elsewhere: with them nothing would be "on"
-    labels = pseudo_labels(model, _images(2, 3))
+        model.bn.running_mean.fill_(5.0)
+    return model
+
+
+def test_pseudo_labels_use_the_models_own_or_target_batchnorm_statistics_and_leave_the_model_alone():
     square = np.zeros((8, 8), dtype=bool)
     square[2:6, 2:6] = True
+    model = _off_model()
+    np.testing.assert_array_equal(pseudo_labels(model, _images(2, 3))[0], 0)  # own statistics: all off
+    labels = pseudo_labels(model, _images(2, 3), statistics="target")
     np.testing.assert_array_equal(labels[0], np.where(square, 1, 0))  # re-estimated on the target
     assert float(model.bn.running_mean) == 5.0  # on a copy
+    with pytest.raises(ValueError, match="statistics must be 'own' or 'target'"):
+        pseudo_labels(model, _images(2, 3), statistics="source")  # type: ignore[arg-type]
+
+
+def test_the_co_teacher_always_labels_with_target_statistics_and_the_teacher_as_asked():
+    # The co-teacher's own statistics would switch everything off; re-estimated, it labels the square 2.
+    co = _off_model()
+    co.label = 2
+    teacher = ThresholdSegmenter(label=2).eval()  # fresh statistics: labels the square 2 as it is
+    square = np.zeros((8, 8), dtype=bool)
+    square[2:6, 2:6] = True
+    labels = pseudo_labels(teacher, _images(2, 3), co_teacher=co)
+    np.testing.assert_array_equal(labels[0], np.where(square, 2, 0))
+    # In self-training, "own" keeps the (off) teacher's statistics and "target" re-estimates them.
+    source, source_labels = _images(3, 0), np.zeros((3, 8, 8), dtype=np.int64)
+    seen = {}
+    for statistics in ("own", "target"):
+
+        def train(images: np.ndarray, labels: np.ndarray, round_: int, key: str = statistics) -> nn.Module:
+            seen[key] = labels[3:].copy()
+            return ThresholdSegmenter(label=3)
+
+        self_train_segmenter(
+            _off_model(), source, source_labels, _images(2, 1), train=train, rounds=1,
+            teacher_statistics=statistics,  # type: ignore[arg-type]
+        )  # fmt: skip
+    np.testing.assert_array_equal(seen["own"], 0)
+    np.testing.assert_array_equal(seen["target"][0], np.where(square, 1, 0))
 
 
 class ConstantSegmenter(nn.Module):
