@@ -49,6 +49,16 @@ hops per request (atrium.asgi_handler.SyncChainASGIHandler.handle; the clip's ga
 with this VM's 5.3-6.3 GB/s it passes in every run, with the 7.6-15 GB/s of the earlier runs above it
 fell under 0.3 in a third of them.
 
+On a third VM of the kind (AMD EPYC, 2026-12-04, page-cache read 7-12 GB/s) five full runs gave
+serve_vs_disk 0.13, 0.26, 0.31, 0.36, 0.47 (under 0.3 in two) and ingest_vs_dcmread 0.49-0.78; the bare
+uvicorn app itself reached only 0.16-0.41 of the page-cache read, so the platform cannot pass there in
+every run whatever Django costs. Serving the clip with asyncio's sendfile from the .npy file, and a raw
+uvloop transport write, each against a client reading into a preallocated buffer, gave no clear gain over
+the bare app: loopback TCP through the kernel is the ceiling, below a memcpy from the page cache.
+The issue's "raw disk-read rate" may instead mean the block device: device_read_mb_per_s reads the same
+files with O_DIRECT into page-aligned buffers, past the page cache (0.4-1.0 GB/s on that VM, where
+serving ran 2-5x faster, serve_vs_device_read). The pass criterion keeps the stricter page-cache read.
+
     .venv/bin/python bench/ingest_serve.py [--quick] [--size 192] [--repeats 5]
 """
 
