@@ -14,7 +14,7 @@ became domain-invariant at the cost of the target's segmentation. The defaults w
 result was seen; choosing them by the target's test Dice would use target labels.
 
 After the adversarial stage, self-training (ml.domain_adaptation.self_training): the adapted model labels
-the unlabelled target cines (with target BatchNorm statistics), a fresh student is trained on the source
+the unlabelled target cines (BatchNorm statistics: see the last paragraph), a fresh student is trained on the source
 cines plus those pseudo-labels, and the student labels the next round; `dice_target_adapted` is the last
 student's. Three rounds, and the last student as trained (not re-normalised on the target), were chosen on
 the development vendor `canon` (DEVELOPMENT_VENDOR; gap closed there: adversarial 0.32, then 0.57, 0.74,
@@ -102,6 +102,33 @@ statistics; `--joint-batches` gives the one joint pass). That choice was made on
 is not in this bench (a fourth synthetic look with its own non-monotonic contrast curve, target of the same
 two source vendors): there the joint pass ended below source-only (gap closed -0.24) and separate passes
 at +0.36 to +0.43, while on GE the joint pass collapsed (target Dice 0.06) in this session's run.
+
+The teacher's BatchNorm statistics (`--teacher-statistics`; ml.domain_adaptation.self_training). Until
+2026-12-04 the adapted teacher and each student labelled the target with statistics re-estimated on the
+target cines ("target"). The adversarial model alone scored lower with them than with its own on every
+development run, so "own" was made the default on canon and a second development vendor, hitachi, made for
+this because canon's shift is mild. GE, run afterwards, went the other way in every seed, so a third mode,
+"both" (each labeller's probabilities averaged over the two), was tried; the rule that would adopt it was set
+before its GE runs: a mean final Dice on the three development runs within 0.01 of own's. It met it (0.754
+against 0.756) and is the default since 2026-12-05. It was only sought because GE went against the
+development vendors, so its GE figures are not wholly untouched by GE's labels. All on one 2-core AMD EPYC
+VM, full runs, --threads 1 (training at 1 thread is not reproducible across machines: on the VM of the
+figures above GE seed 0 closed 0.370 with the same code and "target"; seed 0's source-only Dice was 0.509
+there, 0.466 here). The adversarial model alone, own -> target statistics (the ablation keys):
+- development: canon seed 0 0.848 -> 0.831; hitachi seed 0 0.682 -> 0.652; seed 1 0.679 -> 0.647.
+- GE: seed 0 0.552 -> 0.593; seed 1 0.565 -> 0.579; seed 2 0.532 -> 0.614.
+Final target Dice, own / target / both (source-only, supervised):
+- canon seed 0: 0.898 / 0.886 / 0.896 (0.836, 0.927).
+- hitachi seed 0: 0.718 / 0.690 / 0.715 (0.558, 0.844); seed 1: 0.652 / 0.645 / 0.650 (0.561, 0.836).
+- GE seed 0: 0.550 / 0.633 / 0.612 (0.466, 0.828), gap closed 0.232 / 0.461 / 0.404.
+- GE seed 1: 0.609 / 0.626 / 0.618 (0.464, 0.822), gap closed 0.405 / 0.452 / 0.429.
+- GE seed 2: 0.564 / 0.659 / 0.635 (0.474, 0.825), gap closed 0.258 / 0.528 / 0.458.
+Gap closed on GE over seeds 0-2, mean: own 0.298, target 0.480, both 0.430. None meets the 0.5 target on
+average; "target" meets it in seed 2 alone. Other label-free changes tried on hitachi and dropped: cleaning
+pseudo-labels to each class's largest connected component (lowered Myo, the weakest class), matching the
+target's class proportions to the source's (the true target proportions differ), and resampling every
+vendor to one pixel spacing (GE 1.5, Siemens 1.8, Philips 2.0 mm; hitachi's source-only Dice stayed 0.56).
+Times: 380-410 s a run here.
 """
 
 from __future__ import annotations
@@ -125,7 +152,7 @@ from ml.domain_adaptation.segmentation import (
     adapt_segmenter,
     normalised_batch,
 )
-from ml.domain_adaptation.self_training import DEFAULT_ROUNDS, self_train_segmenter
+from ml.domain_adaptation.self_training import DEFAULT_ROUNDS, STATISTICS, self_train_segmenter
 from ml.metrics.overlap import dice
 from ml.segmentation.fcn import fast
 from ml.segmentation.infer import segment_images
@@ -232,9 +259,10 @@ def main() -> None:
         "chosen on canon, 5e-4 is the earlier default",
     )  # fmt: skip
     ap.add_argument(
-        "--teacher-statistics", default="own", choices=("own", "target"),
+        "--teacher-statistics", default="both", choices=STATISTICS,
         help="BatchNorm statistics the adapted teacher and the students label the target with (own: those they "
-        "trained with; target: re-estimated on the target images, the earlier default); the co-teacher always "
+        "trained with; target: re-estimated on the target images, the earlier default; both: the mean of the two "
+        "labellers' probabilities); the co-teacher always "
         "gets target statistics",
     )  # fmt: skip
     ap.add_argument(

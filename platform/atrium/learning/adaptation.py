@@ -360,9 +360,10 @@ def _done(pr: Any, max_steps: int, max_seconds: float) -> float:
     return float(min(1.0, max(pr.step / max_steps, pr.elapsed_s / max_seconds)))
 
 
-# The BatchNorm statistics the adapted teacher and the students label the target with: those they trained
-# with (ml.domain_adaptation.self_training; the co-teacher, the parent, always gets target statistics).
-TEACHER_STATISTICS: Final = "own"
+# The BatchNorm statistics the adapted teacher and the students label the target with: the mean of their
+# probabilities with the statistics they trained with and with statistics re-estimated on the target images
+# (ml.domain_adaptation.self_training; the co-teacher, the parent, always gets target statistics).
+TEACHER_STATISTICS: Final = "both"
 
 
 def _self_train(

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from ml.domain_adaptation.self_training import pseudo_labels, self_train_segmenter
+from ml.domain_adaptation.self_training import pseudo_labels, self_train_segmenter, target_probabilities
 from ml.segmentation.losses import IGNORE
 
 
@@ -96,19 +96,40 @@ def test_pseudo_labels_use_the_models_own_or_target_batchnorm_statistics_and_lea
     square = np.zeros((8, 8), dtype=bool)
     square[2:6, 2:6] = True
     model = _off_model()
-    np.testing.assert_array_equal(pseudo_labels(model, _images(2, 3))[0], 0)  # own statistics: all off
+    own = pseudo_labels(model, _images(2, 3), statistics="own")
+    np.testing.assert_array_equal(own[0], 0)  # own statistics: all off
     labels = pseudo_labels(model, _images(2, 3), statistics="target")
     np.testing.assert_array_equal(labels[0], np.where(square, 1, 0))  # re-estimated on the target
     assert float(model.bn.running_mean) == 5.0  # on a copy
-    with pytest.raises(ValueError, match="statistics must be 'own' or 'target'"):
+    with pytest.raises(ValueError, match="statistics must be one of own, target, both; got 'source'"):
         pseudo_labels(model, _images(2, 3), statistics="source")  # type: ignore[arg-type]
+
+
+def test_both_statistics_average_the_two_labellers_probabilities():
+    model, images = _off_model(), _images(2, 3)
+    both = target_probabilities(model, images, statistics="both")
+    assert both.shape == (2, 4, 8, 8)
+    on = 1 / (1 + 3 * np.exp(-10.0))  # softmax of one logit of 10 against three of 0
+    # Own statistics switch every pixel off (class 0); target ones switch the square on (class 1): half each.
+    half = (on + (1 - on) / 3) / 2
+    np.testing.assert_allclose(both[:, 0, 3, 3], half, atol=1e-6)
+    np.testing.assert_allclose(both[:, 1, 3, 3], half, atol=1e-6)
+    np.testing.assert_allclose(both[:, 0, 0, 0], on, atol=1e-6)  # the background is off with either
+    np.testing.assert_allclose(
+        both,
+        0.5 * (target_probabilities(model, images, statistics="own") + target_probabilities(model, images)),
+        atol=1e-7,
+    )
+    assert float(model.bn.running_mean) == 5.0
 
 
 def test_the_co_teacher_always_labels_with_target_statistics_and_the_teacher_as_asked():
     # The co-teacher's own statistics would switch everything off; re-estimated, it labels the square 2.
     co = _off_model()
     co.label = 2
-    teacher = ThresholdSegmenter(label=2).eval()  # fresh statistics: labels the square 2 as it is
+    teacher = ThresholdSegmenter(label=2).eval()
+    with torch.no_grad():
+        teacher.bn.running_mean.fill_(0.5)  # labels the square 2 with its own or target statistics alike
     square = np.zeros((8, 8), dtype=bool)
     square[2:6, 2:6] = True
     labels = pseudo_labels(teacher, _images(2, 3), co_teacher=co)

@@ -54,7 +54,7 @@ def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_st
     self_training = child.config["adaptation"]["self_training"]  # the default for segmentation: 3 rounds
     assert self_training["rounds"] == 3 and self_training["steps_per_student"] == 4
     assert (
-        self_training["first_round_co_teacher"] == "parent" and self_training["teacher_statistics"] == "own"
+        self_training["first_round_co_teacher"] == "parent" and self_training["teacher_statistics"] == "both"
     )
     assert [r["round"] for r in self_training["log"]] == [1, 2, 3]
     assert "self-training" in child.config["adaptation"]["method"]
