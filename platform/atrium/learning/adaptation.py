@@ -36,13 +36,20 @@ from atrium.studies.models import Case, Split, Study, TaskKind
 ADAPT_PARAMS = frozenset(
     {"family", "target_site", "target_vendor", "model_version", "max_steps", "max_seconds", "strength",
      "seed", "source", "batch_size", "promote", "max_target_frames", "self_training_rounds",
-     "self_training_steps"}
+     "self_training_steps", "teacher_statistics"}
 )  # fmt: skip
 MIN_SOURCE_EXAMPLES = 4
 # Rounds of pseudo-label self-training after the adversarial stage (segmentation; see
 # ml.domain_adaptation.self_training for how the default was chosen).
 SELF_TRAINING_ROUNDS = 3
 ProgressFn = Callable[[float, str, dict[str, Any]], None]
+# The BatchNorm statistics the adapted teacher and the students label the target with (the adapt job's
+# teacher_statistics; ml.domain_adaptation.self_training.STATISTICS, kept here so that checking params
+# imports no torch). The default, "both", averages their probabilities with the statistics they trained
+# with and with ones re-estimated on the target images; the figures are in bench/domain_shift.py. The
+# co-teacher, the parent, always labels with target statistics.
+STATISTICS = ("both", "own", "target")
+TEACHER_STATISTICS: Final = "both"
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class AdaptParams:
     max_target_frames: int
     self_training_rounds: int = 0
     self_training_steps: int = 0
+    teacher_statistics: str = "both"
 
     @property
     def adapted_to(self) -> dict[str, str]:
@@ -119,6 +127,16 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
         raise ValueError(
             "self_training_rounds applies to segmentation models; plane classifiers adapt adversarially"
         )
+    statistics = params.get("teacher_statistics", TEACHER_STATISTICS)
+    if statistics not in STATISTICS:
+        raise ValueError(
+            f"teacher_statistics must be one of {', '.join(STATISTICS)} (the BatchNorm statistics self-training "
+            f"labels the target with), got {statistics!r}"
+        )
+    if "teacher_statistics" in params and not segmentation:
+        raise ValueError(
+            "teacher_statistics applies to segmentation models; plane classifiers adapt adversarially"
+        )
     site, vendor = _text(params, "target_site"), _text(params, "target_vendor")
     if not site and not vendor:
         raise ValueError("give target_site or target_vendor: the site or scanner vendor to adapt to")
@@ -170,6 +188,7 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
         self_training_rounds=rounds,
         # each student trains for twice the adversarial steps, as in bench/domain_shift.py
         self_training_steps=_int(params, "self_training_steps", 2 * max_steps, 1, 200_000),
+        teacher_statistics=statistics,
     )  # fmt: skip
 
 
@@ -186,6 +205,7 @@ def validated_adapt_params(study: Study, params: dict[str, Any]) -> dict[str, An
         {"family": p.family, "model_version": p.parent.pk, "max_steps": p.max_steps, "max_seconds": p.max_seconds,
          "strength": p.strength, "seed": p.seed, "source": p.source, "batch_size": p.batch_size,
          "self_training_rounds": p.self_training_rounds, "self_training_steps": p.self_training_steps}
+        | ({"teacher_statistics": p.teacher_statistics} if p.family == ModelFamily.SEGMENTATION else {})
     )  # fmt: skip
     return out
 
@@ -343,7 +363,7 @@ def adapt_for_study(
             "self_training": {
                 "rounds": p.self_training_rounds, "steps_per_student": p.self_training_steps,
                 "first_round_co_teacher": "parent" if p.self_training_rounds else None,
-                "teacher_statistics": TEACHER_STATISTICS if p.self_training_rounds else None,
+                "teacher_statistics": p.teacher_statistics if p.self_training_rounds else None,
                 "log": self_training_log,
             },
         },
@@ -358,12 +378,6 @@ def adapt_for_study(
 def _done(pr: Any, max_steps: int, max_seconds: float) -> float:
     """How far a training stage is, 0..1: by steps or by time, whichever limit is nearer."""
     return float(min(1.0, max(pr.step / max_steps, pr.elapsed_s / max_seconds)))
-
-
-# The BatchNorm statistics the adapted teacher and the students label the target with: the mean of their
-# probabilities with the statistics they trained with and with statistics re-estimated on the target images
-# (ml.domain_adaptation.self_training; the co-teacher, the parent, always gets target statistics).
-TEACHER_STATISTICS: Final = "both"
 
 
 def _self_train(
@@ -401,7 +415,8 @@ def _self_train(
     progress(0.5, f"self-training: {p.self_training_rounds} rounds of pseudo-labelling the target", {})
     return self_train_segmenter(
         adapted, src_images, src_labels, tgt, train=student, rounds=p.self_training_rounds,
-        co_teacher=parent, teacher_statistics=TEACHER_STATISTICS, should_stop=should_stop,
+        co_teacher=parent, teacher_statistics=p.teacher_statistics,  # type: ignore[arg-type]
+        should_stop=should_stop,
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from atrium.learning.adaptation import STATISTICS, TEACHER_STATISTICS, parse_adapt_params
 from atrium.learning.models import Job, ModelVersion
 from atrium.learning.registry import load_weights
 from atrium.learning.services import run_job
@@ -93,6 +94,7 @@ def test_the_job_page_shows_the_breakdown_and_the_study_page_the_form(trained_st
     study_page = client.get(f"/studies/{trained_study.slug}/").content.decode()
     assert 'data-testid="adapt"' in study_page
     assert 'name="self_training_rounds"' in study_page and 'value="3"' in study_page
+    assert '<option value="both" selected>' in study_page  # teacher_statistics, the default first
     client.force_login(people.annotator)
     assert 'data-testid="adapt"' not in client.get(f"/studies/{trained_study.slug}/").content.decode()
 
@@ -109,6 +111,17 @@ def test_the_api_starts_an_adapt_job_with_defaults_filled_in(trained_study, peop
     parent = ModelVersion.objects.get(study=trained_study, family="segmentation")
     assert params["model_version"] == parent.pk and params["family"] == "segmentation"
     assert params["self_training_rounds"] == 3 and params["self_training_steps"] == 2 * params["max_steps"]
+    assert params["teacher_statistics"] == "both"
+
+
+def test_the_platform_offers_the_teacher_statistics_self_training_knows(trained_study):
+    from ml.domain_adaptation.self_training import STATISTICS as ML_STATISTICS
+
+    assert set(STATISTICS) == set(ML_STATISTICS) and TEACHER_STATISTICS in STATISTICS
+    vendor = _pool_vendor(trained_study)
+    for choice in STATISTICS:
+        params = {"target_vendor": vendor, "teacher_statistics": choice}
+        assert parse_adapt_params(trained_study, params).teacher_statistics == choice
 
 
 @pytest.mark.parametrize(
@@ -126,6 +139,14 @@ def test_the_api_starts_an_adapt_job_with_defaults_filled_in(trained_study, peop
         (
             {"target_vendor": "SIEMENS", "family": "classification", "self_training_rounds": 1},
             "applies to segmentation models",
+        ),
+        (
+            {"target_vendor": "SIEMENS", "teacher_statistics": "source"},
+            "teacher_statistics must be one of both, own, target",
+        ),
+        (
+            {"target_vendor": "SIEMENS", "family": "classification", "teacher_statistics": "own"},
+            "teacher_statistics applies to segmentation models",
         ),
     ],
 )
