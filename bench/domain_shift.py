@@ -262,8 +262,7 @@ def main() -> None:
         "--teacher-statistics", default="both", choices=STATISTICS,
         help="BatchNorm statistics the adapted teacher and the students label the target with (own: those they "
         "trained with; target: re-estimated on the target images, the earlier default; both: the mean of the two "
-        "labellers' probabilities); the co-teacher always "
-        "gets target statistics",
+        "labellers' probabilities); the co-teacher always gets target statistics",
     )  # fmt: skip
     ap.add_argument(
         "--restarts", type=int, default=2,

@@ -67,7 +67,7 @@ class AdaptParams:
     max_target_frames: int
     self_training_rounds: int = 0
     self_training_steps: int = 0
-    teacher_statistics: str = "both"
+    teacher_statistics: str = TEACHER_STATISTICS
 
     @property
     def adapted_to(self) -> dict[str, str]:
