@@ -27,7 +27,8 @@ co-teacher alone 0.81); full, seed 0, where the adversarial stage had collapsed 
 alone 0.26, both 0.45. On GE they did not help: the full run (both with --threads 1) closed 0.45 of the
 gap before them and 0.40 after; the quick run 0.454 before (2 threads) and 0.448 after (1 thread). Canon
 did not predict GE here.
-`--self-training-rounds 0` gives the adversarial stage alone, which the JSON also reports under "ablation".
+`--self-training-rounds 0` gives the first-round teacher alone (`--teacher adversarial`: the adversarial stage
+alone); the JSON reports the adversarial stage and the normaliser alone under "ablation".
 
 Stabilising the adversarial stage (issue #10's unmet target; every choice on canon, seed 0 unless said,
 --threads 1, before GE was run). Baseline in this session (segmenter and discriminator both at lr 5e-4):
@@ -153,6 +154,15 @@ from ml.domain_adaptation.segmentation import (
     normalised_batch,
 )
 from ml.domain_adaptation.self_training import DEFAULT_ROUNDS, STATISTICS, self_train_segmenter
+from ml.domain_adaptation.shape_prior import (
+    NORMALISER_LR,
+    NORMALISER_STEPS,
+    PRIOR_STEPS,
+    TEACHERS,
+    first_round_teacher,
+    fit_normaliser,
+    train_shape_prior,
+)
 from ml.metrics.overlap import dice
 from ml.segmentation.fcn import fast
 from ml.segmentation.infer import segment_images
@@ -265,6 +275,15 @@ def main() -> None:
         "labellers' probabilities); the co-teacher always gets target statistics",
     )  # fmt: skip
     ap.add_argument(
+        "--teacher", default="normaliser", choices=TEACHERS,
+        help="what labels the target in the first self-training round (with the source model as co-teacher): "
+        "the source segmenter behind an intensity normaliser fitted against a shape prior "
+        "(ml.domain_adaptation.shape_prior; the default since 2026-12-05), the adversarially adapted segmenter "
+        "(the earlier default), or the mean of the two's probabilities",
+    )  # fmt: skip
+    ap.add_argument("--normaliser-steps", type=int, default=NORMALISER_STEPS)
+    ap.add_argument("--normaliser-lr", type=float, default=NORMALISER_LR)
+    ap.add_argument(
         "--restarts", type=int, default=2,
         help="every segmenter training (source only, students, supervised) restarts from a new initialisation, "
         "up to this many times, while its own validation split's Dice of some class is below 0.5 (0: never)",
@@ -333,6 +352,16 @@ def main() -> None:
         log(f"adversarial checkpoint chosen by class proportions: {selection}")
     log(f"adversarial: target dice {d_adversarial:.3f}, final domain accuracy {dom_acc}")
 
+    # The shape prior (a denoising autoencoder of the SOURCE label maps) and the intensity normaliser fitted
+    # against it on the unlabelled target images, in front of the source model as it is.
+    prior, prior_losses = train_shape_prior(src_y, steps=PRIOR_STEPS, seed=args.seed)
+    fitted = fit_normaliser(
+        source_model, prior, tgt_x, steps=args.normaliser_steps, lr=args.normaliser_lr, seed=args.seed
+    )
+    d_normaliser = mean_dice(fitted.model, test_x, test_y)
+    log(f"intensity normaliser against the shape prior: target dice {d_normaliser:.3f}")
+    teacher = first_round_teacher(args.teacher, result.model, fitted.model)
+
     # Students train on source + target, and for twice the source model's steps (the platform's default).
     student_steps = 2 * steps
 
@@ -343,12 +372,13 @@ def main() -> None:
         return model
 
     selftrained = self_train_segmenter(
-        result.model, src_x, src_y, tgt_x, train=student, rounds=args.self_training_rounds,
+        teacher, src_x, src_y, tgt_x, train=student, rounds=args.self_training_rounds,
         co_teacher=source_model, keep_fraction=args.keep_fraction, teacher_statistics=args.teacher_statistics,
     )  # fmt: skip
     d_adapted = mean_dice(selftrained.model, test_x, test_y)
     log(
-        f"adapted (adversarial + {args.self_training_rounds} self-training rounds): target dice {d_adapted:.3f}"
+        f"adapted ({args.teacher} teacher + {args.self_training_rounds} self-training rounds): "
+        f"target dice {d_adapted:.3f}"
     )
 
     supervised, history = train_segmenter(tgt_x, tgt_y, **common)  # type: ignore[arg-type]
@@ -368,7 +398,10 @@ def main() -> None:
             "dice_target_adversarial_only": round(d_adversarial, 4),
             "dice_target_adapted_then_target_batchnorm": round(d_with_target_bn, 4),
             "dice_target_target_batchnorm_only": round(d_bn_only, 4),
+            "dice_target_normaliser_only": round(d_normaliser, 4),
         },
+        "teacher": args.teacher,
+        "shape_prior_loss": {"prior_training": prior_losses[-1], "normaliser_fit": fitted.prior_loss},
         "domain_accuracy_final": dom_acc,
         "adversarial_selection": selection,
         "self_training_rounds": args.self_training_rounds,
@@ -394,6 +427,7 @@ def main() -> None:
         },
         "strength": args.strength,
         "adapt_lr": args.adapt_lr,
+        "normaliser": {"steps": args.normaliser_steps, "lr": args.normaliser_lr, "prior_steps": PRIOR_STEPS},
         "ramp": args.ramp,
         "entropy_weight": args.entropy_weight,
         "separate_domain_batches": not args.joint_batches,

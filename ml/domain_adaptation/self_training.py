@@ -7,6 +7,9 @@ the pseudo-labelled target images, and becomes the model of the next round. No t
 The first round may also ask a co-teacher, the source model before adaptation: the pseudo-labels are then
 the most likely class of the two models' averaged probabilities. The adversarial stage is unstable (on one
 development run it ended far below the source model), and the average hedges it.
+The first teacher need not be the adversarial model: bench/domain_shift.py and the adapt job default to the
+source model behind an intensity normaliser fitted against a shape prior (ml.domain_adaptation.shape_prior),
+which labelled the development vendors better.
 
 BatchNorm statistics when labelling (`teacher_statistics`): the co-teacher never saw a target image, so it
 labels with statistics re-estimated on the target images (`recalibrate_batchnorm`, AdaBN). The teacher and

@@ -36,7 +36,7 @@ from atrium.studies.models import Case, Split, Study, TaskKind
 ADAPT_PARAMS = frozenset(
     {"family", "target_site", "target_vendor", "model_version", "max_steps", "max_seconds", "strength",
      "seed", "source", "batch_size", "promote", "max_target_frames", "self_training_rounds",
-     "self_training_steps", "teacher_statistics"}
+     "self_training_steps", "teacher_statistics", "teacher", "shape_prior_steps", "normaliser_steps"}
 )  # fmt: skip
 MIN_SOURCE_EXAMPLES = 4
 # Rounds of pseudo-label self-training after the adversarial stage (segmentation; see
@@ -50,6 +50,13 @@ ProgressFn = Callable[[float, str, dict[str, Any]], None]
 # co-teacher, the parent, always labels with target statistics.
 STATISTICS = ("both", "own", "target")
 TEACHER_STATISTICS: Final = "both"
+# What labels the target in the first self-training round, with the parent as co-teacher (the adapt job's
+# teacher; ml.domain_adaptation.shape_prior.TEACHERS): the adversarially adapted model, the parent behind an
+# intensity normaliser fitted against a shape prior of the source labels, or the mean of the two.
+TEACHERS = ("normaliser", "adversarial", "both")
+FIRST_ROUND_TEACHER: Final = "normaliser"
+# ml.domain_adaptation.shape_prior.PRIOR_STEPS and NORMALISER_STEPS (a test checks they agree).
+PRIOR_STEPS, NORMALISER_STEPS = 1500, 300
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,9 @@ class AdaptParams:
     self_training_rounds: int = 0
     self_training_steps: int = 0
     teacher_statistics: str = TEACHER_STATISTICS
+    teacher: str = FIRST_ROUND_TEACHER
+    shape_prior_steps: int = 0
+    normaliser_steps: int = 0
 
     @property
     def adapted_to(self) -> dict[str, str]:
@@ -137,6 +147,18 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
         raise ValueError(
             "teacher_statistics applies to segmentation models; plane classifiers adapt adversarially"
         )
+    teacher = params.get("teacher", FIRST_ROUND_TEACHER)
+    if teacher not in TEACHERS:
+        raise ValueError(
+            f"teacher must be one of {', '.join(TEACHERS)} (what labels the target in the first self-training "
+            f"round), got {teacher!r}"
+        )
+    if "teacher" in params and not segmentation:
+        raise ValueError("teacher applies to segmentation models; plane classifiers adapt adversarially")
+    if "teacher" in params and teacher != "adversarial" and not rounds:
+        raise ValueError(
+            f"teacher {teacher!r} labels the target for self-training: set self_training_rounds >= 1"
+        )
     site, vendor = _text(params, "target_site"), _text(params, "target_vendor")
     if not site and not vendor:
         raise ValueError("give target_site or target_vendor: the site or scanner vendor to adapt to")
@@ -188,7 +210,10 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
         self_training_rounds=rounds,
         # each student trains for twice the adversarial steps, as in bench/domain_shift.py
         self_training_steps=_int(params, "self_training_steps", 2 * max_steps, 1, 200_000),
-        teacher_statistics=statistics,
+        teacher_statistics=statistics, teacher=teacher if rounds else "adversarial",
+        # the shape prior's and the normaliser's steps as in bench/domain_shift.py (both within max_seconds)
+        shape_prior_steps=_int(params, "shape_prior_steps", PRIOR_STEPS, 1, 100_000),
+        normaliser_steps=_int(params, "normaliser_steps", NORMALISER_STEPS, 1, 100_000),
     )  # fmt: skip
 
 
@@ -205,7 +230,9 @@ def validated_adapt_params(study: Study, params: dict[str, Any]) -> dict[str, An
         {"family": p.family, "model_version": p.parent.pk, "max_steps": p.max_steps, "max_seconds": p.max_seconds,
          "strength": p.strength, "seed": p.seed, "source": p.source, "batch_size": p.batch_size,
          "self_training_rounds": p.self_training_rounds, "self_training_steps": p.self_training_steps}
-        | ({"teacher_statistics": p.teacher_statistics} if p.family == ModelFamily.SEGMENTATION else {})
+        | ({"teacher_statistics": p.teacher_statistics, "teacher": p.teacher,
+            "shape_prior_steps": p.shape_prior_steps, "normaliser_steps": p.normaliser_steps}
+           if p.family == ModelFamily.SEGMENTATION else {})
     )  # fmt: skip
     return out
 
@@ -296,6 +323,7 @@ def adapt_for_study(
     parent = load_model(p.parent)
     torch.manual_seed(p.seed)
     self_training_log: list[dict[str, Any]] = []
+    shape_prior: dict[str, Any] | None = None
     # The adversarial stage fills the bar to 0.9, or to 0.5 when self-training rounds follow it.
     adversarial_share = 0.5 if p.self_training_rounds else 0.9
 
@@ -329,9 +357,10 @@ def adapt_for_study(
             parent, src_images, src_labels, tgt, lr=SEGMENTER_ADAPT_LR, discriminator_lr=DISCRIMINATOR_LR, **common
         )  # fmt: skip
         if p.self_training_rounds:
-            self_trained = _self_train(
-                p, result.model, parent, src_images, src_labels, tgt, progress, should_stop
+            teacher, shape_prior = _first_round_teacher(
+                p, result.model, parent, src_labels, tgt, progress, should_stop
             )
+            self_trained = _self_train(p, teacher, parent, src_images, src_labels, tgt, progress, should_stop)
             result.model, self_training_log = self_trained.model, self_trained.rounds
     else:
         from ml.classification.sononet import SonoNet
@@ -355,7 +384,8 @@ def adapt_for_study(
         "adapted_to": p.adapted_to,
         "adaptation": {
             "method": "adversarial (Kamnitsas et al. 2017)"
-            + (" + pseudo-label self-training" if p.self_training_rounds else ""),
+            + (" + pseudo-label self-training" if p.self_training_rounds else "")
+            + (" from an intensity normaliser fitted against a shape prior" if shape_prior else ""),
             "taps": list(result.config.taps),
             "strength": p.strength, "learning_rates": rates, "steps": result.history.step,
             "stopped": result.history.stopped, "domain_accuracy_final": result.domain.recent_accuracy(20),
@@ -363,6 +393,8 @@ def adapt_for_study(
             "self_training": {
                 "rounds": p.self_training_rounds, "steps_per_student": p.self_training_steps,
                 "first_round_co_teacher": "parent" if p.self_training_rounds else None,
+                "first_round_teacher": p.teacher if p.self_training_rounds else None,
+                "shape_prior": shape_prior,
                 "teacher_statistics": p.teacher_statistics if p.self_training_rounds else None,
                 "log": self_training_log,
             },
@@ -380,6 +412,37 @@ def _done(pr: Any, max_steps: int, max_seconds: float) -> float:
     return float(min(1.0, max(pr.step / max_steps, pr.elapsed_s / max_seconds)))
 
 
+def _first_round_teacher(
+    p: AdaptParams, adapted: Any, parent: Any, src_labels: np.ndarray, tgt: np.ndarray,
+    progress: ProgressFn, should_stop: Callable[[], bool],
+) -> tuple[Any, dict[str, Any] | None]:  # fmt: skip
+    """The model that labels the target in the first round (p.teacher) and, when it needed one, a record of
+    the shape prior and the normaliser fitted against it (their losses)."""
+    from ml.domain_adaptation.shape_prior import first_round_teacher, fit_normaliser, train_shape_prior
+
+    if p.teacher == "adversarial":
+        return adapted, None
+    progress(0.5, "learning a shape prior from the source labels", {})
+    prior, prior_losses = train_shape_prior(
+        src_labels, steps=p.shape_prior_steps, seed=p.seed, should_stop=should_stop, max_seconds=p.max_seconds
+    )
+    progress(0.55, "fitting an intensity normaliser to the target against the shape prior", {})
+    fitted = fit_normaliser(
+        parent,
+        prior,
+        tgt,
+        steps=p.normaliser_steps,
+        seed=p.seed,
+        should_stop=should_stop,
+        max_seconds=p.max_seconds,
+    )
+    record = {
+        "prior_steps": p.shape_prior_steps, "prior_loss_final": prior_losses[-1] if prior_losses else None,
+        "normaliser_steps": p.normaliser_steps, "normaliser_prior_loss": fitted.prior_loss,
+    }  # fmt: skip
+    return first_round_teacher(p.teacher, adapted, fitted.model), record
+
+
 def _self_train(
     p: AdaptParams, adapted: Any, parent: Any, src_images: np.ndarray, src_labels: np.ndarray,
     tgt: np.ndarray, progress: ProgressFn, should_stop: Callable[[], bool],
@@ -395,11 +458,11 @@ def _self_train(
     arch, config = segmenter_config(p.parent.config)
 
     def student(images: np.ndarray, labels: np.ndarray, round_: int) -> Any:
-        start = 0.5 + 0.4 * round_ / p.self_training_rounds
+        start = 0.6 + 0.3 * round_ / p.self_training_rounds
 
         def on_progress(pr: Progress) -> None:
             progress(
-                start + 0.4 * _done(pr, p.self_training_steps, p.max_seconds) / p.self_training_rounds,
+                start + 0.3 * _done(pr, p.self_training_steps, p.max_seconds) / p.self_training_rounds,
                 f"self-training round {round_ + 1}/{p.self_training_rounds}: step {pr.step}, loss {pr.loss:.4f}",
                 {"step": pr.step, "loss": pr.loss, "round": round_ + 1},
             )
@@ -412,7 +475,7 @@ def _self_train(
         )  # fmt: skip
         return model
 
-    progress(0.5, f"self-training: {p.self_training_rounds} rounds of pseudo-labelling the target", {})
+    progress(0.6, f"self-training: {p.self_training_rounds} rounds of pseudo-labelling the target", {})
     return self_train_segmenter(
         adapted, src_images, src_labels, tgt, train=student, rounds=p.self_training_rounds,
         co_teacher=parent, teacher_statistics=p.teacher_statistics,  # type: ignore[arg-type]

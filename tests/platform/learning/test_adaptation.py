@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from atrium.learning.adaptation import STATISTICS, TEACHER_STATISTICS, parse_adapt_params
+from atrium.learning.adaptation import (
+    FIRST_ROUND_TEACHER,
+    NORMALISER_STEPS,
+    PRIOR_STEPS,
+    STATISTICS,
+    TEACHER_STATISTICS,
+    TEACHERS,
+    parse_adapt_params,
+)
 from atrium.learning.models import Job, ModelVersion
 from atrium.learning.registry import load_weights
 from atrium.learning.services import run_job
@@ -40,9 +48,14 @@ def test_cases_carry_the_dicom_manufacturer_as_vendor(cardiac_study):
 def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_study):
     parent = ModelVersion.objects.get(study=trained_study, family="segmentation")
     vendor = _pool_vendor(trained_study)
-    job = Job.objects.create(
-        kind="adapt", study=trained_study, params={"target_vendor": vendor, "max_steps": 2, "batch_size": 2}
-    )
+    params = {
+        "target_vendor": vendor,
+        "max_steps": 2,
+        "batch_size": 2,
+        "shape_prior_steps": 3,
+        "normaliser_steps": 2,
+    }
+    job = Job.objects.create(kind="adapt", study=trained_study, params=params)
     assert run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
     job.refresh_from_db()
     child = ModelVersion.objects.get(pk=job.result["model_version"])
@@ -59,6 +72,12 @@ def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_st
     )
     assert [r["round"] for r in self_training["log"]] == [1, 2, 3]
     assert "self-training" in child.config["adaptation"]["method"]
+    # the first round's teacher: the parent behind an intensity normaliser fitted against a shape prior
+    assert self_training["first_round_teacher"] == FIRST_ROUND_TEACHER == "normaliser"
+    prior = self_training["shape_prior"]
+    assert prior["prior_steps"] == 3 and prior["normaliser_steps"] == 2
+    assert [step for step, _ in prior["normaliser_prior_loss"]] == [0, 2]
+    assert "shape prior" in child.config["adaptation"]["method"]
     assert not child.promoted  # adapting to one site does not replace the study's serving model
     assert set(load_weights(child)) == set(load_weights(parent))
     metrics = child.metrics
@@ -95,6 +114,7 @@ def test_the_job_page_shows_the_breakdown_and_the_study_page_the_form(trained_st
     assert 'data-testid="adapt"' in study_page
     assert 'name="self_training_rounds"' in study_page and 'value="3"' in study_page
     assert '<option value="both" selected>' in study_page  # teacher_statistics, the default first
+    assert 'name="teacher"' in study_page and '<option value="normaliser" selected>' in study_page
     client.force_login(people.annotator)
     assert 'data-testid="adapt"' not in client.get(f"/studies/{trained_study.slug}/").content.decode()
 
@@ -112,6 +132,8 @@ def test_the_api_starts_an_adapt_job_with_defaults_filled_in(trained_study, peop
     assert params["model_version"] == parent.pk and params["family"] == "segmentation"
     assert params["self_training_rounds"] == 3 and params["self_training_steps"] == 2 * params["max_steps"]
     assert params["teacher_statistics"] == "both"
+    assert params["teacher"] == "normaliser"
+    assert params["shape_prior_steps"] == PRIOR_STEPS and params["normaliser_steps"] == NORMALISER_STEPS
 
 
 def test_the_platform_offers_the_teacher_statistics_self_training_knows(trained_study):
@@ -122,6 +144,22 @@ def test_the_platform_offers_the_teacher_statistics_self_training_knows(trained_
     for choice in STATISTICS:
         params = {"target_vendor": vendor, "teacher_statistics": choice}
         assert parse_adapt_params(trained_study, params).teacher_statistics == choice
+
+
+def test_the_platform_offers_the_teachers_and_step_counts_ml_knows(trained_study):
+    from ml.domain_adaptation import shape_prior
+
+    assert set(TEACHERS) == set(shape_prior.TEACHERS) and FIRST_ROUND_TEACHER in TEACHERS
+    assert (PRIOR_STEPS, NORMALISER_STEPS) == (shape_prior.PRIOR_STEPS, shape_prior.NORMALISER_STEPS)
+    vendor = _pool_vendor(trained_study)
+    for choice in TEACHERS:
+        assert (
+            parse_adapt_params(trained_study, {"target_vendor": vendor, "teacher": choice}).teacher == choice
+        )
+    # without self-training there is no first round: the adversarial model is the result
+    assert parse_adapt_params(
+        trained_study, {"target_vendor": vendor, "self_training_rounds": 0}
+    ).teacher == ("adversarial")
 
 
 @pytest.mark.parametrize(
@@ -148,6 +186,19 @@ def test_the_platform_offers_the_teacher_statistics_self_training_knows(trained_
             {"target_vendor": "SIEMENS", "family": "classification", "teacher_statistics": "own"},
             "teacher_statistics applies to segmentation models",
         ),
+        (
+            {"target_vendor": "SIEMENS", "teacher": "oracle"},
+            "teacher must be one of normaliser, adversarial, both",
+        ),
+        (
+            {"target_vendor": "SIEMENS", "family": "classification", "teacher": "adversarial"},
+            "teacher applies to segmentation models",
+        ),
+        (
+            {"target_vendor": "SIEMENS", "teacher": "normaliser", "self_training_rounds": 0},
+            "set self_training_rounds >= 1",
+        ),
+        ({"target_vendor": "SIEMENS", "shape_prior_steps": 0}, "shape_prior_steps"),
     ],
 )
 def test_bad_adapt_params_get_a_400_naming_the_problem(trained_study, people, api_client, params, message):
