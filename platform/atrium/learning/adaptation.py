@@ -105,6 +105,18 @@ def _text(params: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
+def _segmentation_choice(
+    params: dict[str, Any], name: str, choices: tuple[str, ...], default: str, segmentation: bool, what: str
+) -> str:
+    """params[name] (default `default`), one of `choices`, and given only for a segmentation model."""
+    value = params.get(name, default)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)} ({what}), got {value!r}")
+    if name in params and not segmentation:
+        raise ValueError(f"{name} applies to segmentation models; plane classifiers adapt adversarially")
+    return str(value)
+
+
 def default_family(study: Study) -> str:
     return ModelFamily.CLASSIFICATION if study.task_kind == TaskKind.ULTRASOUND else ModelFamily.SEGMENTATION
 
@@ -137,24 +149,14 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
         raise ValueError(
             "self_training_rounds applies to segmentation models; plane classifiers adapt adversarially"
         )
-    statistics = params.get("teacher_statistics", TEACHER_STATISTICS)
-    if statistics not in STATISTICS:
-        raise ValueError(
-            f"teacher_statistics must be one of {', '.join(STATISTICS)} (the BatchNorm statistics self-training "
-            f"labels the target with), got {statistics!r}"
-        )
-    if "teacher_statistics" in params and not segmentation:
-        raise ValueError(
-            "teacher_statistics applies to segmentation models; plane classifiers adapt adversarially"
-        )
-    teacher = params.get("teacher", FIRST_ROUND_TEACHER)
-    if teacher not in TEACHERS:
-        raise ValueError(
-            f"teacher must be one of {', '.join(TEACHERS)} (what labels the target in the first self-training "
-            f"round), got {teacher!r}"
-        )
-    if "teacher" in params and not segmentation:
-        raise ValueError("teacher applies to segmentation models; plane classifiers adapt adversarially")
+    statistics = _segmentation_choice(
+        params, "teacher_statistics", STATISTICS, TEACHER_STATISTICS, segmentation,
+        "the BatchNorm statistics self-training labels the target with",
+    )  # fmt: skip
+    teacher = _segmentation_choice(
+        params, "teacher", TEACHERS, FIRST_ROUND_TEACHER, segmentation,
+        "what labels the target in the first self-training round",
+    )  # fmt: skip
     if "teacher" in params and teacher != "adversarial" and not rounds:
         raise ValueError(
             f"teacher {teacher!r} labels the target for self-training: set self_training_rounds >= 1"

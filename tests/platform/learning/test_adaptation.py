@@ -102,7 +102,15 @@ def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_st
 def test_the_job_page_shows_the_breakdown_and_the_study_page_the_form(trained_study, people, client):
     vendor = _pool_vendor(trained_study)
     job = Job.objects.create(
-        kind="adapt", study=trained_study, params={"target_vendor": vendor, "max_steps": 1, "batch_size": 2}
+        kind="adapt",
+        study=trained_study,
+        params={
+            "target_vendor": vendor,
+            "max_steps": 1,
+            "batch_size": 2,
+            "shape_prior_steps": 2,
+            "normaliser_steps": 1,
+        },
     )
     assert run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
     client.force_login(people.ml_engineer)
