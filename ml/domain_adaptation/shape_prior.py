@@ -43,6 +43,14 @@ NORMALISER_LR = 3e-3
 TEACHERS = ("adversarial", "normaliser", "both")
 
 
+def _stop_rule(should_stop: Callable[[], bool] | None, max_seconds: float | None) -> Callable[[], bool]:
+    """True once `should_stop()` is, or `max_seconds` have passed since this call."""
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    return lambda: (
+        (should_stop is not None and should_stop()) or (deadline is not None and time.monotonic() > deadline)
+    )
+
+
 def corrupt_labels(labels: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:
     """A corrupted copy of (N, H, W) integer label maps: per map 1-3 boxes (6-23 px a side), each either
     filled with one random class, overwritten by a patch copied from elsewhere in the map, or where one
@@ -102,7 +110,7 @@ def train_shape_prior(
     """Train the denoising autoencoder on (N, H, W) source label maps (H, W multiples of 16): each step a
     batch of maps, shifted by up to `max_shift` px (wrapping), corrupted (`corrupt_labels`) and softened
     (`soften`), is mapped back to the clean maps by cross-entropy. Stops early after `max_seconds` or
-    when `should_stop()`. Returns the network (eval mode, frozen) and the loss every 100 steps."""
+    when `should_stop()`. Returns the network (eval mode, frozen) and the loss every 100 steps and at the last."""
     labels = np.asarray(labels)
     if labels.ndim != 3 or len(labels) == 0:
         raise ValueError(f"labels must be (N, H, W) with N >= 1, got {labels.shape}")
@@ -114,11 +122,10 @@ def train_shape_prior(
     net = shape_prior_network(n_classes).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr)
     losses: list[float] = []
-    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    stop = _stop_rule(should_stop, max_seconds)
+    last, last_step = None, 0
     for step in range(steps):
-        if (should_stop is not None and should_stop()) or (
-            deadline is not None and time.monotonic() > deadline
-        ):
+        if stop():
             break
         clean = labels[rng.integers(0, len(labels), batch_size)]
         dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
@@ -129,8 +136,11 @@ def train_shape_prior(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % 100 == 0 or step == steps - 1 or (deadline is not None and time.monotonic() > deadline):
-            losses.append(round(float(loss.item()), 5))
+        last, last_step = round(float(loss.item()), 5), step
+        if step % 100 == 0:
+            losses.append(last)
+    if last is not None and last_step % 100:
+        losses.append(last)  # the last step's loss, wherever the run ended
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -224,12 +234,10 @@ def fit_normaliser(
             q = torch.cat([torch.softmax(shape_prior(p[i : i + 64]), 1) for i in range(0, len(p), 64)])
             return round(float(soft_dice_loss(p, q)), 5)
 
-    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    stop = _stop_rule(should_stop, max_seconds)
     done = 0
     for step in range(steps):
-        if (should_stop is not None and should_stop()) or (
-            deadline is not None and time.monotonic() > deadline
-        ):
+        if stop():
             break
         if step % 25 == 0:
             result.prior_loss.append((step, prior_loss()))
@@ -264,13 +272,10 @@ class MeanProbabilities(nn.Module):
         return torch.log(mean.clamp_min(1e-8))
 
 
-def first_round_teacher(kind: str, adversarial: nn.Module, normalised: nn.Module | None) -> nn.Module:
-    """The network that labels the target first (`TEACHERS`); `normalised` is needed unless `kind` is
-    "adversarial"."""
+def first_round_teacher(kind: str, adversarial: nn.Module, normalised: nn.Module) -> nn.Module:
+    """The network that labels the target first (`TEACHERS`)."""
     if kind not in TEACHERS:
         raise ValueError(f"teacher must be one of {', '.join(TEACHERS)}; got {kind!r}")
     if kind == "adversarial":
         return adversarial
-    if normalised is None:
-        raise ValueError(f"teacher {kind!r} needs the normalised segmenter")
     return normalised if kind == "normaliser" else MeanProbabilities(adversarial, normalised)
