@@ -155,6 +155,28 @@ the first time, but seeds 0 and 1 each miss it (with the adversarial teacher all
 run (seed 0 by default) still reports a fail. The normaliser alone closes 0.39-0.60 of the gap (seeds 0-2:
 0.386, 0.457, 0.599) in about 30 s after the prior, against the adversarial stage's 0.182, 0.477, 0.323.
 Times: 580-700 s a run, two at a time.
+
+After self-training (2026-12-05/06, an AMD EPYC VM, full runs, --threads 1, two at a time): two label-free
+steps after the final student, reported under "ablation" only, since the platform's adapt job does not yet
+deploy them (its ModelVersion is the plain student): the normaliser fitted again, now in front of the final
+student (`dice_target_adapted_then_normaliser`), and the shape prior's restoration of the student's
+probabilities at inference, without and with that normaliser (`dice_target_adapted_prior_restored`,
+`dice_target_adapted_normaliser_prior_restored`). The rule was set before GE was run: a higher mean final
+Dice than the plain student's on the three development runs. Final target Dice, plain student / +normaliser
+/ prior-restored / both:
+- canon seed 0: 0.909 / 0.892 / 0.904 / 0.889.
+- hitachi seed 0: 0.680 / 0.701 / 0.706 / 0.728; seed 1: 0.659 / 0.731 / 0.733 / 0.783.
+Means 0.749 / 0.775 / 0.781 / 0.800: every variant met the rule, "both" the most. GE, the same four (gap
+closed in brackets; source-only, supervised):
+- seed 0: 0.635 (0.466) / 0.678 (0.587) / 0.674 (0.575) / 0.707 (0.666); 0.466, 0.828.
+- seed 1: 0.625 (0.451) / 0.690 (0.631) / 0.697 (0.652) / 0.736 (0.760); 0.464, 0.822.
+- seed 2: 0.658 (0.524) / 0.683 (0.597) / 0.714 (0.683) / 0.738 (0.751); 0.474, 0.825.
+Mean gap closed over seeds 0-2: plain 0.480, both steps 0.726 (the plain student meets 0.5 in seed 2 alone).
+With both steps every GE seed run meets the 0.5 target, by a wide margin, where the plain student misses it
+in seeds 0 and 1. The `gap_closed` this bench reports and passes on stays the plain student's until the adapt
+job deploys the same steps (a model version that carries the normaliser and the prior with the segmenter).
+The "both" first-round teacher (the adversarial model's and the normaliser's probabilities averaged) was
+tried on canon seed 0 alone: final Dice 0.901 against the normaliser teacher's 0.909; not pursued.
 """
 
 from __future__ import annotations
@@ -190,7 +212,7 @@ from ml.domain_adaptation.shape_prior import (
 )
 from ml.metrics.overlap import dice
 from ml.segmentation.fcn import fast
-from ml.segmentation.infer import segment_images
+from ml.segmentation.infer import segment_images, segment_probabilities
 from ml.segmentation.train import train_segmenter
 from ml.training.trainer import History
 
@@ -244,6 +266,16 @@ def cines(vendor: str, seeds: range, size: int, n_slices: int) -> tuple[np.ndarr
 def mean_dice(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
     """Mean over LV, Myo and RV of the per-structure Dice pooled over all test slices."""
     pred = segment_images(model, images, torch.device("cpu"))
+    return float(np.mean([dice(pred == k, labels == k) for k in (1, 2, 3)]))
+
+
+def prior_restored_dice(
+    model: torch.nn.Module, prior: torch.nn.Module, images: np.ndarray, labels: np.ndarray
+) -> float:
+    """mean_dice of the shape prior's restoration of the model's probabilities (argmax of the prior's output)."""
+    probabilities = torch.from_numpy(segment_probabilities(model, images, torch.device("cpu"))).float()
+    with torch.no_grad():  # the prior is returned frozen, in eval mode
+        pred = prior(probabilities).argmax(1).numpy()
     return float(np.mean([dice(pred == k, labels == k) for k in (1, 2, 3)]))
 
 
@@ -406,6 +438,19 @@ def main() -> None:
         f"target dice {d_adapted:.3f}"
     )
 
+    # Ablation, not the adapted model: a normaliser fitted in front of the final student against the same
+    # prior, and the prior's restoration of the student's probabilities at inference (docstring, last part).
+    final_fit = fit_normaliser(
+        selftrained.model, prior, tgt_x, steps=args.normaliser_steps, lr=args.normaliser_lr, seed=args.seed
+    )
+    d_final_norm = mean_dice(final_fit.model, test_x, test_y)
+    d_restored = prior_restored_dice(selftrained.model, prior, test_x, test_y)
+    d_restored_norm = prior_restored_dice(final_fit.model, prior, test_x, test_y)
+    log(
+        f"final student + normaliser {d_final_norm:.3f}; prior-restored: student {d_restored:.3f}, "
+        f"student + normaliser {d_restored_norm:.3f}"
+    )
+
     supervised, history = train_segmenter(tgt_x, tgt_y, **common)  # type: ignore[arg-type]
     note_runs("supervised", history)
     d_supervised = mean_dice(supervised, test_x, test_y)
@@ -424,6 +469,9 @@ def main() -> None:
             "dice_target_adapted_then_target_batchnorm": round(d_with_target_bn, 4),
             "dice_target_target_batchnorm_only": round(d_bn_only, 4),
             "dice_target_normaliser_only": round(d_normaliser, 4),
+            "dice_target_adapted_then_normaliser": round(d_final_norm, 4),
+            "dice_target_adapted_prior_restored": round(d_restored, 4),
+            "dice_target_adapted_normaliser_prior_restored": round(d_restored_norm, 4),
         },
         "teacher": args.teacher,
         "shape_prior_loss": {"prior_training": prior_losses[-1], "normaliser_fit": fitted.prior_loss},
