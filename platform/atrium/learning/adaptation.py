@@ -4,7 +4,10 @@ Labelled source = the study's submitted reads (or reference labels) on cases fro
 unlabelled target = the images of the chosen site's/vendor's cases. The parent model is fine-tuned
 adversarially (ml.domain_adaptation), then, for segmentation, self-trained on its own labels of the target
 images (pseudo-labels, SELF_TRAINING_ROUNDS rounds; max_seconds bounds each stage: the adversarial one and
-each student), and registered as a new ModelVersion with the parent as lineage and
+each student), then deployed behind an intensity normaliser fitted on the target against a shape prior of
+the source labels, with the prior restoring its output (PRIOR_RESTORATION; the version's config gains
+`restoration`, its weights the normaliser's and the prior's), and registered as a new ModelVersion with the
+parent as lineage and
 `adapted_to` in its config; its validation metrics are broken down by site and vendor, beside the parent's.
 Validation cases never train (their target labels only score the result). Pure orchestration over ml/.
 """
@@ -36,7 +39,8 @@ from atrium.studies.models import Case, Split, Study, TaskKind
 ADAPT_PARAMS = frozenset(
     {"family", "target_site", "target_vendor", "model_version", "max_steps", "max_seconds", "strength",
      "seed", "source", "batch_size", "promote", "max_target_frames", "self_training_rounds",
-     "self_training_steps", "teacher_statistics", "teacher", "shape_prior_steps", "normaliser_steps"}
+     "self_training_steps", "teacher_statistics", "teacher", "shape_prior_steps", "normaliser_steps",
+     "prior_restoration"}
 )  # fmt: skip
 MIN_SOURCE_EXAMPLES = 4
 # Rounds of pseudo-label self-training after the adversarial stage (segmentation; see
@@ -57,6 +61,11 @@ TEACHERS = ("normaliser", "adversarial", "both")
 FIRST_ROUND_TEACHER: Final = "normaliser"
 # ml.domain_adaptation.shape_prior.PRIOR_STEPS and NORMALISER_STEPS (a test checks they agree).
 PRIOR_STEPS, NORMALISER_STEPS = 1500, 300
+# Segmentation: after the last stage, fit the normaliser again in front of the adapted model and put the
+# shape prior behind it, restoring its probabilities at inference (ml.domain_adaptation.restoration; the
+# version carries all three). Chosen on the development vendors before GE was run (bench/domain_shift.py,
+# last docstring section); the adapt job's prior_restoration param.
+PRIOR_RESTORATION: Final = True
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,11 @@ class AdaptParams:
     teacher: str = FIRST_ROUND_TEACHER
     shape_prior_steps: int = 0
     normaliser_steps: int = 0
+    prior_restoration: bool = False
+
+    @property
+    def needs_shape_prior(self) -> bool:
+        return self.prior_restoration or (self.self_training_rounds > 0 and self.teacher != "adversarial")
 
     @property
     def adapted_to(self) -> dict[str, str]:
@@ -161,6 +175,10 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
         raise ValueError(
             f"teacher {teacher!r} labels the target for self-training: set self_training_rounds >= 1"
         )
+    if "prior_restoration" in params and not segmentation:
+        raise ValueError(
+            "prior_restoration applies to segmentation models; plane classifiers adapt adversarially"
+        )
     site, vendor = _text(params, "target_site"), _text(params, "target_vendor")
     if not site and not vendor:
         raise ValueError("give target_site or target_vendor: the site or scanner vendor to adapt to")
@@ -195,8 +213,9 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
             f"model version {parent.number} is a 3D DeepMedic; adaptation works on the 2D segmenters "
             "(fcn, unet) and SonoNet: name one of those as model_version"
         )
-    if not isinstance(params.get("promote", False), bool):
-        raise ValueError(f"promote must be true or false, got {params['promote']!r}")
+    for flag in ("promote", "prior_restoration"):
+        if not isinstance(params.get(flag, False), bool):
+            raise ValueError(f"{flag} must be true or false, got {params[flag]!r}")
     source = params.get("source", "annotations")
     if source not in ("annotations", "reference"):
         raise ValueError(f"source must be 'annotations' or 'reference', got {source!r}")
@@ -216,6 +235,7 @@ def parse_adapt_params(study: Study, params: dict[str, Any]) -> AdaptParams:
         # the shape prior's and the normaliser's steps as in bench/domain_shift.py (both within max_seconds)
         shape_prior_steps=_int(params, "shape_prior_steps", PRIOR_STEPS, 1, 100_000),
         normaliser_steps=_int(params, "normaliser_steps", NORMALISER_STEPS, 1, 100_000),
+        prior_restoration=bool(params.get("prior_restoration", PRIOR_RESTORATION)) and segmentation,
     )  # fmt: skip
 
 
@@ -233,7 +253,8 @@ def validated_adapt_params(study: Study, params: dict[str, Any]) -> dict[str, An
          "strength": p.strength, "seed": p.seed, "source": p.source, "batch_size": p.batch_size,
          "self_training_rounds": p.self_training_rounds, "self_training_steps": p.self_training_steps}
         | ({"teacher_statistics": p.teacher_statistics, "teacher": p.teacher,
-            "shape_prior_steps": p.shape_prior_steps, "normaliser_steps": p.normaliser_steps}
+            "shape_prior_steps": p.shape_prior_steps, "normaliser_steps": p.normaliser_steps,
+            "prior_restoration": p.prior_restoration}
            if p.family == ModelFamily.SEGMENTATION else {})
     )  # fmt: skip
     return out
@@ -326,8 +347,9 @@ def adapt_for_study(
     torch.manual_seed(p.seed)
     self_training_log: list[dict[str, Any]] = []
     shape_prior: dict[str, Any] | None = None
-    # The adversarial stage fills the bar to 0.9, or to 0.5 when self-training rounds follow it.
-    adversarial_share = 0.5 if p.self_training_rounds else 0.9
+    restoration: dict[str, Any] | None = None
+    # The adversarial stage fills the bar to 0.9, or to 0.5 when the shape prior or self-training follow it.
+    adversarial_share = 0.5 if p.self_training_rounds or p.needs_shape_prior else 0.9
 
     def on_progress(pr: Progress) -> None:
         fraction = adversarial_share * _done(pr, p.max_steps, p.max_seconds)
@@ -344,8 +366,12 @@ def adapt_for_study(
     }  # fmt: skip
     rates: dict[str, float] = {}  # the adaptation's own defaults unless set below
     if p.family == ModelFamily.SEGMENTATION:
+        from ml.domain_adaptation.restoration import base_segmenter
         from ml.domain_adaptation.segmentation import DISCRIMINATOR_LR, SEGMENTER_ADAPT_LR, adapt_segmenter
 
+        # An adapted parent carries a normaliser and a shape prior of its own: its segmenter is adapted again,
+        # and this job fits a prior and a normaliser anew. The whole parent stays the co-teacher.
+        base = base_segmenter(parent)
         multiple = int(getattr(parent, "multiple", 16))
         src_images, _ = pad_to_multiple(source.images, multiple)
         src_labels, _ = pad_to_multiple(source.labels, multiple)
@@ -356,14 +382,17 @@ def adapt_for_study(
             )
         rates = {"lr": SEGMENTER_ADAPT_LR, "discriminator_lr": DISCRIMINATOR_LR}
         result = adapt_segmenter(
-            parent, src_images, src_labels, tgt, lr=SEGMENTER_ADAPT_LR, discriminator_lr=DISCRIMINATOR_LR, **common
+            base, src_images, src_labels, tgt, lr=SEGMENTER_ADAPT_LR, discriminator_lr=DISCRIMINATOR_LR, **common
         )  # fmt: skip
+        prior, shape_prior = _shape_prior(p, src_labels, progress, should_stop)
         if p.self_training_rounds:
-            teacher, shape_prior = _first_round_teacher(
-                p, result.model, parent, src_labels, tgt, progress, should_stop
+            teacher = _first_round_teacher(
+                p, result.model, base, prior, tgt, shape_prior, progress, should_stop
             )
             self_trained = _self_train(p, teacher, parent, src_images, src_labels, tgt, progress, should_stop)
             result.model, self_training_log = self_trained.model, self_trained.rounds
+        if p.prior_restoration:
+            result.model, restoration = _restore(p, result.model, prior, tgt, progress, should_stop)
     else:
         from ml.classification.sononet import SonoNet
         from ml.domain_adaptation.classification import adapt_classifier
@@ -382,12 +411,19 @@ def adapt_for_study(
         len(validation),
     )
     config = {
-        **p.parent.config,
+        **{k: v for k, v in p.parent.config.items() if k != "restoration"},
         "adapted_to": p.adapted_to,
+        # what build_model needs to rebuild the normaliser and the prior around the segmenter
+        **({"restoration": {"normaliser_channels": 16, "prior_classes": 4}} if restoration else {}),
         "adaptation": {
             "method": "adversarial (Kamnitsas et al. 2017)"
             + (" + pseudo-label self-training" if p.self_training_rounds else "")
-            + (" from an intensity normaliser fitted against a shape prior" if shape_prior else ""),
+            + (
+                " from an intensity normaliser fitted against a shape prior"
+                if p.self_training_rounds and p.teacher != "adversarial"
+                else ""
+            )
+            + (" + a normaliser in front and the shape prior's restoration behind" if restoration else ""),
             "taps": list(result.config.taps),
             "strength": p.strength, "learning_rates": rates, "steps": result.history.step,
             "stopped": result.history.stopped, "domain_accuracy_final": result.domain.recent_accuracy(20),
@@ -400,6 +436,7 @@ def adapt_for_study(
                 "teacher_statistics": p.teacher_statistics if p.self_training_rounds else None,
                 "log": self_training_log,
             },
+            "restoration": restoration,
         },
         "job": job_id,
     }  # fmt: skip
@@ -414,35 +451,58 @@ def _done(pr: Any, max_steps: int, max_seconds: float) -> float:
     return float(min(1.0, max(pr.step / max_steps, pr.elapsed_s / max_seconds)))
 
 
-def _first_round_teacher(
-    p: AdaptParams, adapted: Any, parent: Any, src_labels: np.ndarray, tgt: np.ndarray,
-    progress: ProgressFn, should_stop: Callable[[], bool],
-) -> tuple[Any, dict[str, Any] | None]:  # fmt: skip
-    """The model that labels the target in the first round (p.teacher) and, when it needed one, a record of
-    the shape prior and the normaliser fitted against it (their losses)."""
-    from ml.domain_adaptation.shape_prior import first_round_teacher, fit_normaliser, train_shape_prior
+def _shape_prior(
+    p: AdaptParams, src_labels: np.ndarray, progress: ProgressFn, should_stop: Callable[[], bool]
+) -> tuple[Any, dict[str, Any] | None]:
+    """The shape prior of the source labels (None when neither the teacher nor the restoration needs one),
+    and a record of its training."""
+    from ml.domain_adaptation.shape_prior import train_shape_prior
 
-    if p.teacher == "adversarial":
-        return adapted, None
+    if not p.needs_shape_prior:
+        return None, None
     progress(0.5, "learning a shape prior from the source labels", {})
-    prior, prior_losses = train_shape_prior(
+    prior, losses = train_shape_prior(
         src_labels, steps=p.shape_prior_steps, seed=p.seed, should_stop=should_stop, max_seconds=p.max_seconds
     )
+    return prior, {"prior_steps": p.shape_prior_steps, "prior_loss_final": losses[-1] if losses else None}
+
+
+def _first_round_teacher(
+    p: AdaptParams, adapted: Any, parent: Any, prior: Any, tgt: np.ndarray, record: dict[str, Any] | None,
+    progress: ProgressFn, should_stop: Callable[[], bool],
+) -> Any:  # fmt: skip
+    """The model that labels the target in the first round (p.teacher); the normaliser fitted in front of
+    the parent's segmenter for it is added to the prior's `record` (its steps and losses)."""
+    from ml.domain_adaptation.shape_prior import first_round_teacher, fit_normaliser
+
+    if p.teacher == "adversarial":
+        return adapted
+    assert prior is not None and record is not None
     progress(0.55, "fitting an intensity normaliser to the target against the shape prior", {})
     fitted = fit_normaliser(
-        parent,
-        prior,
-        tgt,
-        steps=p.normaliser_steps,
-        seed=p.seed,
-        should_stop=should_stop,
+        parent, prior, tgt, steps=p.normaliser_steps, seed=p.seed, should_stop=should_stop,
         max_seconds=p.max_seconds,
+    )  # fmt: skip
+    record.update({"normaliser_steps": p.normaliser_steps, "normaliser_prior_loss": fitted.prior_loss})
+    return first_round_teacher(p.teacher, adapted, fitted.model)
+
+
+def _restore(
+    p: AdaptParams, model: Any, prior: Any, tgt: np.ndarray, progress: ProgressFn,
+    should_stop: Callable[[], bool],
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """The adapted model behind a normaliser fitted on the target against the prior, with the prior's
+    restoration at inference; and a record of the fit."""
+    from ml.domain_adaptation.restoration import restored_segmenter
+
+    progress(
+        0.9, "fitting a normaliser in front of the adapted model; the shape prior restores its output", {}
     )
-    record = {
-        "prior_steps": p.shape_prior_steps, "prior_loss_final": prior_losses[-1] if prior_losses else None,
-        "normaliser_steps": p.normaliser_steps, "normaliser_prior_loss": fitted.prior_loss,
-    }  # fmt: skip
-    return first_round_teacher(p.teacher, adapted, fitted.model), record
+    restored, fitted = restored_segmenter(
+        model, prior, tgt, steps=p.normaliser_steps, seed=p.seed, should_stop=should_stop,
+        max_seconds=p.max_seconds,
+    )  # fmt: skip
+    return restored, {"normaliser_steps": p.normaliser_steps, "normaliser_prior_loss": fitted.prior_loss}
 
 
 def _self_train(

@@ -8,6 +8,7 @@ import pytest
 from atrium.learning.adaptation import (
     FIRST_ROUND_TEACHER,
     NORMALISER_STEPS,
+    PRIOR_RESTORATION,
     PRIOR_STEPS,
     STATISTICS,
     TEACHER_STATISTICS,
@@ -61,7 +62,7 @@ def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_st
     child = ModelVersion.objects.get(pk=job.result["model_version"])
     assert child.parent_id == parent.pk and child.number == parent.number + 1
     assert child.config["adapted_to"] == {"vendor": vendor}
-    assert child.config["model"] == parent.config["model"]  # same architecture, loadable like any version
+    assert child.config["model"] == parent.config["model"]  # the same segmenter inside
     assert child.config["adaptation"]["steps"] == 2
     # the adversarial stage's rates are the benchmark's (bench/domain_shift.py), recorded with the version
     assert child.config["adaptation"]["learning_rates"] == {"lr": 1e-4, "discriminator_lr": 5e-4}
@@ -79,7 +80,18 @@ def test_an_adapt_job_registers_a_child_version_adapted_to_the_vendor(trained_st
     assert [step for step, _ in prior["normaliser_prior_loss"]] == [0, 2]
     assert "shape prior" in child.config["adaptation"]["method"]
     assert not child.promoted  # adapting to one site does not replace the study's serving model
-    assert set(load_weights(child)) == set(load_weights(parent))
+    # deployed with a normaliser in front and the shape prior behind (the default): the version carries both
+    assert PRIOR_RESTORATION and child.config["restoration"] == {
+        "normaliser_channels": 16,
+        "prior_classes": 4,
+    }
+    restoration = child.config["adaptation"]["restoration"]
+    assert restoration["normaliser_steps"] == 2
+    assert [step for step, _ in restoration["normaliser_prior_loss"]] == [0, 2]
+    assert "shape prior's restoration" in child.config["adaptation"]["method"]
+    weights = load_weights(child)
+    assert {k.split(".", 1)[1] for k in weights if k.startswith("segmenter.")} == set(load_weights(parent))
+    assert {k.split(".")[0] for k in weights} == {"normaliser", "segmenter", "prior"}
     metrics = child.metrics
     assert "dice_mean" in metrics and metrics["by_vendor"] and metrics["by_site"]
     for group in metrics["by_vendor"].values():
@@ -123,6 +135,7 @@ def test_the_job_page_shows_the_breakdown_and_the_study_page_the_form(trained_st
     assert 'name="self_training_rounds"' in study_page and 'value="3"' in study_page
     assert '<option value="both" selected>' in study_page  # teacher_statistics, the default first
     assert 'name="teacher"' in study_page and '<option value="normaliser" selected>' in study_page
+    assert '<input name="prior_restoration" type="checkbox" checked>' in study_page
     client.force_login(people.annotator)
     assert 'data-testid="adapt"' not in client.get(f"/studies/{trained_study.slug}/").content.decode()
 
@@ -142,6 +155,7 @@ def test_the_api_starts_an_adapt_job_with_defaults_filled_in(trained_study, peop
     assert params["teacher_statistics"] == "both"
     assert params["teacher"] == "normaliser"
     assert params["shape_prior_steps"] == PRIOR_STEPS and params["normaliser_steps"] == NORMALISER_STEPS
+    assert params["prior_restoration"] is True
 
 
 def test_the_platform_offers_the_teacher_statistics_self_training_knows(trained_study):
@@ -207,6 +221,11 @@ def test_the_platform_offers_the_teachers_and_step_counts_ml_knows(trained_study
             "set self_training_rounds >= 1",
         ),
         ({"target_vendor": "SIEMENS", "shape_prior_steps": 0}, "shape_prior_steps"),
+        ({"target_vendor": "SIEMENS", "prior_restoration": "yes"}, "prior_restoration must be true or false"),
+        (
+            {"target_vendor": "SIEMENS", "family": "classification", "prior_restoration": False},
+            "prior_restoration applies to segmentation models",
+        ),
     ],
 )
 def test_bad_adapt_params_get_a_400_naming_the_problem(trained_study, people, api_client, params, message):
@@ -234,3 +253,45 @@ def test_ordinary_training_also_breaks_its_validation_metrics_down_by_site_and_v
     assert set(version.metrics["by_site"]) == {validation.site or "unknown"}
     group = version.metrics["by_vendor"][validation.vendor]
     assert group["dice_mean"] == pytest.approx(version.metrics["dice_mean"])  # one group: the same slices
+
+
+def _adapt(study, params) -> ModelVersion:
+    job = Job.objects.create(kind="adapt", study=study, params=params)
+    assert run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
+    job.refresh_from_db()
+    return ModelVersion.objects.get(pk=job.result["model_version"])
+
+
+def test_a_restored_version_predicts_scores_and_adapts_again(trained_study):
+    """The restored version is a model like any other: it loads, infers and ranks the pool with MC dropout,
+    and adapting it again starts from its segmenter (a fresh prior and normaliser, no nesting)."""
+    from atrium.learning.model_builders import load_model
+    from atrium.learning.models import Prediction
+    from ml.domain_adaptation.restoration import PriorRestoredSegmenter
+
+    vendor = _pool_vendor(trained_study)
+    quick = {"target_vendor": vendor, "max_steps": 1, "batch_size": 2, "self_training_rounds": 1,
+             "self_training_steps": 1, "shape_prior_steps": 2, "normaliser_steps": 1,
+             "max_target_frames": 8}  # fmt: skip
+    child = _adapt(trained_study, quick)
+    model = load_model(child)
+    assert isinstance(model, PriorRestoredSegmenter) and not isinstance(
+        model.segmenter, PriorRestoredSegmenter
+    )
+    trained_study.cases.update(status="open")  # a pool to rank
+    job = Job.objects.create(
+        kind="infer", study=trained_study, params={"model_version": child.pk, "strategy": "mc_variance"}
+    )
+    assert run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
+    assert Prediction.objects.filter(model_version=child).count() == trained_study.cases.count()
+    grandchild = _adapt(trained_study, {**quick, "model_version": child.pk})
+    assert grandchild.parent_id == child.pk and "restoration" in grandchild.config
+    assert set(load_weights(grandchild)) == set(
+        load_weights(child)
+    )  # one level: normaliser, segmenter, prior
+    # without restoration an adapted child of a restored parent is a plain segmenter again
+    plain = _adapt(trained_study, {**quick, "model_version": child.pk, "prior_restoration": False})
+    assert "restoration" not in plain.config and "restoration" not in plain.config["adaptation"]["method"]
+    assert plain.config["adaptation"]["restoration"] is None
+    assert not any(k.startswith(("prior.", "normaliser.")) for k in load_weights(plain))
+    assert not isinstance(load_model(plain), PriorRestoredSegmenter)
