@@ -567,6 +567,7 @@ def adapt(job: Job, reporter: JobReporter) -> dict[str, Any]:
         "adapted_to": version.config.get("adapted_to"),
         "metrics": version.metrics,
         "breakdown": breakdown_rows(version.metrics),
+        "stages": stage_rows(version.config),
     }
 
 
@@ -581,4 +582,73 @@ def breakdown_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
             before = parent.get(key, {}).get(value, {}).get(name)
             rows.append({"group": label, "value": value, "n": m.get("n"), "metric": name,
                          "adapted": m.get(name), "parent": before})  # fmt: skip
+    return rows
+
+
+def curve_points(curve: list[Any], width: int = 160, height: int = 40) -> str:
+    """(step, value) pairs -> an SVG polyline's points, x by step and y by value (the lowest at the bottom),
+    scaled to width x height with a 2 px margin; "" for fewer than two pairs."""
+    if len(curve) < 2:
+        return ""
+    xs = [float(s) for s, _ in curve]
+    ys = [float(v) for _, v in curve]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    sx = (width - 4) / ((x1 - x0) or 1.0)
+    sy = (height - 4) / ((y1 - y0) or 1.0)
+    return " ".join(
+        f"{2 + (x - x0) * sx:.1f},{height - 2 - (y - y0) * sy:.1f}" for x, y in zip(xs, ys, strict=True)
+    )
+
+
+def _loss_change(curve: list[Any]) -> str:
+    return f"the prior's loss {curve[0][1]:.3f} -> {curve[-1][1]:.3f}" if curve else "no steps run"
+
+
+def stage_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """What an adapted version's stages did, from its config's `adaptation` record, as rows for the job
+    page: stage, detail, and (label-free) curve points of the prior's loss where a normaliser was fitted."""
+    record = config.get("adaptation") or {}
+    if not record:
+        return []
+    rows = [{
+        "stage": "adversarial",
+        "detail": f"{record.get('steps')} steps" + (" (stopped early)" if record.get("stopped") else "")
+        + (f"; the discriminator's accuracy at the end {record['domain_accuracy_final']:.2f}"
+           if record.get("domain_accuracy_final") is not None else ""),
+    }]  # fmt: skip
+    self_training = record.get("self_training") or {}
+    prior: dict[str, Any] = self_training.get("shape_prior") or {}
+    if prior:
+        loss = prior.get("prior_loss_final")
+        rows.append({
+            "stage": "shape prior",
+            "detail": f"{prior.get('prior_steps')} steps on the source labels"
+            + (f"; its loss at the end {loss:.3f}" if loss is not None else ""),
+        })  # fmt: skip
+    if self_training.get("rounds"):
+        teacher = self_training.get("first_round_teacher")
+        curve = prior.get("normaliser_prior_loss", [])
+        if teacher in ("normaliser", "both") and curve:
+            rows.append({
+                "stage": "first-round teacher",
+                "detail": f"{teacher}: the parent behind a normaliser fitted for {prior.get('normaliser_steps')} "
+                f"steps; {_loss_change(curve)}",
+                "points": curve_points(curve),
+            })  # fmt: skip
+        log = self_training.get("log") or []
+        changed = [r.get("changed_fraction") for r in log if r.get("changed_fraction") is not None]
+        rows.append({
+            "stage": "self-training",
+            "detail": f"{self_training['rounds']} rounds of {self_training.get('steps_per_student')} steps"
+            + (f"; pseudo-labels changed between rounds: {', '.join(f'{c:.1%}' for c in changed)}" if changed else ""),
+        })  # fmt: skip
+    restoration = record.get("restoration")
+    if restoration:
+        curve = restoration.get("normaliser_prior_loss", [])
+        rows.append({
+            "stage": "restoration",
+            "detail": f"a normaliser fitted for {restoration.get('normaliser_steps')} steps in front of the adapted "
+            f"model ({_loss_change(curve)}); the shape prior restores its output",
+            "points": curve_points(curve),
+        })  # fmt: skip
     return rows

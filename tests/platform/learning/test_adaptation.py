@@ -13,7 +13,9 @@ from atrium.learning.adaptation import (
     STATISTICS,
     TEACHER_STATISTICS,
     TEACHERS,
+    curve_points,
     parse_adapt_params,
+    stage_rows,
 )
 from atrium.learning.models import Job, ModelVersion
 from atrium.learning.registry import load_weights
@@ -130,6 +132,11 @@ def test_the_job_page_shows_the_breakdown_and_the_study_page_the_form(trained_st
     validation_vendor = trained_study.cases.get(split="validation").vendor  # the breakdown scores validation
     assert 'data-testid="adaptation-breakdown"' in page and f"vendor {validation_vendor}" in page
     assert f"vendor <strong>{vendor}</strong>" in page
+    # the stages, with the prior's loss (label-free) drawn where a normaliser was fitted
+    assert 'data-testid="adaptation-stages"' in page
+    stages = [row["stage"] for row in Job.objects.get(pk=job.pk).result["stages"]]
+    assert stages == ["adversarial", "shape prior", "first-round teacher", "self-training", "restoration"]
+    assert page.count("<polyline points=") == 2
     study_page = client.get(f"/studies/{trained_study.slug}/").content.decode()
     assert 'data-testid="adapt"' in study_page
     assert 'name="self_training_rounds"' in study_page and 'value="3"' in study_page
@@ -295,3 +302,19 @@ def test_a_restored_version_predicts_scores_and_adapts_again(trained_study):
     assert plain.config["adaptation"]["restoration"] is None
     assert not any(k.startswith(("prior.", "normaliser.")) for k in load_weights(plain))
     assert not isinstance(load_model(plain), PriorRestoredSegmenter)
+
+
+def test_curve_points_by_hand():
+    # x from 2 to 158 by step, y from 38 (the lowest value) up to 2 (the highest)
+    assert curve_points([(0, 1.0), (10, 0.5)]) == "2.0,2.0 158.0,38.0"
+    assert curve_points([(0, 0.3), (5, 0.3), (10, 0.3)]) == "2.0,38.0 80.0,38.0 158.0,38.0"
+    assert curve_points([(0, 0.3)]) == "" and curve_points([]) == ""
+
+
+def test_stage_rows_follow_what_the_job_ran():
+    assert stage_rows({"arch": "fcn"}) == []  # a trained, not adapted, version
+    adversarial_only = {"adaptation": {"steps": 5, "stopped": True, "domain_accuracy_final": 0.75,
+                                       "self_training": {"rounds": 0}, "restoration": None}}  # fmt: skip
+    rows = stage_rows(adversarial_only)
+    assert [r["stage"] for r in rows] == ["adversarial"]
+    assert rows[0]["detail"] == "5 steps (stopped early); the discriminator's accuracy at the end 0.75"
