@@ -631,8 +631,8 @@ def stage_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
         if teacher in ("normaliser", "both") and curve:
             rows.append({
                 "stage": "first-round teacher",
-                "detail": f"{teacher}: the parent behind a normaliser fitted for {prior.get('normaliser_steps')} "
-                f"steps; {_loss_change(curve)}",
+                "detail": ("the parent" if teacher == "normaliser" else "the mean of the adversarial model and the parent")
+                + f" behind a normaliser fitted for {prior.get('normaliser_steps')} steps; {_loss_change(curve)}",
                 "points": curve_points(curve),
             })  # fmt: skip
         log = self_training.get("log") or []
