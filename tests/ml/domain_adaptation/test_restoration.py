@@ -13,12 +13,12 @@ from ml.domain_adaptation.restoration import (
     restored_segmenter,
     restored_segmenter_skeleton,
 )
-from ml.domain_adaptation.shape_prior import IntensityNormaliser, shape_prior_network, train_shape_prior
+from ml.domain_adaptation.shape_prior import IntensityNormaliser, shape_prior_network
 from ml.metrics.overlap import dice
 from ml.segmentation.fcn import FCN, tiny
 from ml.segmentation.infer import segment_images, segment_probabilities
 from ml.segmentation.unet import UNet, UNetConfig
-from tests.ml.domain_adaptation.test_shape_prior import disc_labels
+from tests.ml.domain_adaptation.test_shape_prior import reversed_disc_setup
 
 
 class Scale(nn.Module):
@@ -74,17 +74,8 @@ def test_multiple_serves_the_segmenter_and_the_prior() -> None:
 def reversed_contrast() -> dict[str, object]:
     """A segmenter of bright discs, a shape prior of the disc label maps, and target images with the
     contrast reversed (the segmenter's labels of them are wrong)."""
-    from ml.segmentation.train import train_segmenter
-
-    torch.manual_seed(0)
-    labels = disc_labels(8)
-    images = np.where(labels > 0, 0.8, 0.2).astype(np.float32)
-    seg, _ = train_segmenter(
-        images, labels, config=tiny(), max_steps=120, max_seconds=None, eval_every=None, patience=None,
-        batch_size=8, lr=1e-2, seed=0, device="cpu", restore_best=False, augment=False,
-    )  # fmt: skip
-    prior, _ = train_shape_prior(labels, steps=150, batch_size=8, max_shift=2, seed=0)
-    return {"seg": seg, "prior": prior, "target": (1.0 - images).astype(np.float32), "labels": labels}
+    seg, prior, target, labels = reversed_disc_setup()
+    return {"seg": seg, "prior": prior, "target": target, "labels": labels}
 
 
 def _mean_dice(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:

@@ -93,6 +93,22 @@ def test_mean_probabilities_softmax_is_the_mean_of_the_members() -> None:
         MeanProbabilities()
 
 
+def reversed_disc_setup() -> tuple[nn.Module, nn.Module, np.ndarray, np.ndarray]:
+    """A segmenter trained on bright discs in rings on a dark background, a shape prior of those label maps,
+    and target images with the contrast reversed (a dark disc on a bright background), with their labels."""
+    from ml.segmentation.train import train_segmenter
+
+    torch.manual_seed(0)
+    labels = disc_labels(8)
+    images = np.where(labels > 0, 0.8, 0.2).astype(np.float32)
+    seg, _ = train_segmenter(
+        images, labels, config=tiny(), max_steps=120, max_seconds=None, eval_every=None, patience=None,
+        batch_size=8, lr=1e-2, seed=0, device="cpu", restore_best=False, augment=False,
+    )  # fmt: skip
+    prior, _ = train_shape_prior(labels, steps=150, batch_size=8, max_shift=2, seed=0)
+    return seg, prior, (1.0 - images).astype(np.float32), labels
+
+
 def test_shape_prior_learns_to_restore_corrupted_maps() -> None:
     labels = disc_labels(8)
     prior, losses = train_shape_prior(labels, steps=150, batch_size=8, max_shift=2, seed=0)
@@ -114,17 +130,7 @@ def test_fitting_the_normaliser_lowers_the_prior_loss_and_leaves_the_segmenter_a
     """A segmenter that sees a bright disc on a dark background, fitted on images with the contrast
     reversed (a dark disc on a bright background): the normaliser must remap intensities so its
     segmentations look like the prior's discs again."""
-    torch.manual_seed(0)
-    labels = disc_labels(8)
-    images = np.where(labels > 0, 0.8, 0.2).astype(np.float32)
-    from ml.segmentation.train import train_segmenter
-
-    seg, _ = train_segmenter(
-        images, labels, config=tiny(), max_steps=120, max_seconds=None, eval_every=None, patience=None,
-        batch_size=8, lr=1e-2, seed=0, device="cpu", restore_best=False, augment=False,
-    )  # fmt: skip
-    prior, _ = train_shape_prior(labels, steps=150, batch_size=8, max_shift=2, seed=0)
-    target = (1.0 - images).astype(np.float32)
+    seg, prior, target, _ = reversed_disc_setup()
     before = {k: v.clone() for k, v in seg.state_dict().items()}
     target_before = target.copy()
     fitted = fit_normaliser(seg, prior, target, steps=100, lr=1e-2, batch_size=8, seed=0)
