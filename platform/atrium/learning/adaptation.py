@@ -585,6 +585,14 @@ def breakdown_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+# Why the adversarial stage ended before its steps ran out (ml.training.trainer's History.stopped).
+STOP_REASONS = {
+    "max_seconds": "its time limit",
+    "cancelled": "the job was cancelled",
+    "early_stopping": "early stopping",
+}
+
+
 def curve_points(curve: list[Any], width: int = 160, height: int = 40) -> str:
     """(step, value) pairs -> an SVG polyline's points, x by step and y by value (the lowest at the bottom),
     scaled to width x height with a 2 px margin; "" for fewer than two pairs."""
@@ -612,7 +620,9 @@ def stage_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     rows = [{
         "stage": "adversarial",
-        "detail": f"{record.get('steps')} steps" + (" (stopped early)" if record.get("stopped") else "")
+        "detail": f"{record.get('steps')} steps"
+        + (f" (stopped: {STOP_REASONS.get(record['stopped'], record['stopped'])})"
+           if record.get("stopped") and record["stopped"] != "max_steps" else "")
         + (f"; the discriminator's accuracy at the end {record['domain_accuracy_final']:.2f}"
            if record.get("domain_accuracy_final") is not None else ""),
     }]  # fmt: skip

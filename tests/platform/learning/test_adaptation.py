@@ -313,8 +313,14 @@ def test_curve_points_by_hand():
 
 def test_stage_rows_follow_what_the_job_ran():
     assert stage_rows({"arch": "fcn"}) == []  # a trained, not adapted, version
-    adversarial_only = {"adaptation": {"steps": 5, "stopped": True, "domain_accuracy_final": 0.75,
+    adversarial_only = {"adaptation": {"steps": 5, "stopped": "max_seconds", "domain_accuracy_final": 0.75,
                                        "self_training": {"rounds": 0}, "restoration": None}}  # fmt: skip
     rows = stage_rows(adversarial_only)
     assert [r["stage"] for r in rows] == ["adversarial"]
-    assert rows[0]["detail"] == "5 steps (stopped early); the discriminator's accuracy at the end 0.75"
+    assert (
+        rows[0]["detail"] == "5 steps (stopped: its time limit); the discriminator's accuracy at the end 0.75"
+    )
+    adversarial_only["adaptation"]["stopped"] = "max_steps"  # ran its steps: nothing to say
+    assert (
+        stage_rows(adversarial_only)[0]["detail"] == "5 steps; the discriminator's accuracy at the end 0.75"
+    )
