@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from atrium.learning.selectors import jobs_visible_to
+from atrium.learning.selectors import jobs_visible_to, version_rows
 from atrium.studies.selectors import cases_visible_to, studies_visible_to
 
 
@@ -22,7 +22,9 @@ def study_list(request: HttpRequest) -> HttpResponse:
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(studies_visible_to(request.user), slug=slug)
     cases = cases_visible_to(request.user).filter(study=study)
-    return render(request, "annotation_ui/study.html", {"study": study, "cases": cases})
+    manages = getattr(request.user, "can_manage_models", lambda: False)()  # login_required: a User here
+    versions = version_rows(study) if manages else []
+    return render(request, "annotation_ui/study.html", {"study": study, "cases": cases, "versions": versions})
 
 
 @login_required

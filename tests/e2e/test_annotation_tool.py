@@ -176,3 +176,38 @@ def test_an_annotator_labels_an_ultrasound_frame_range(browser, live_server, rea
     saved = wait_for(lambda: Annotation.objects.filter(case=case, kind="plane_label").first(), timeout=10)
     assert saved is not None and saved.data == {"plane": "4CH", "frame_start": 2, "frame_stop": 8}
     page.close()
+
+
+def test_an_ml_engineer_promotes_an_adapted_version_and_rolls_it_back(browser, live_server, demo_root):
+    from atrium.accounts.services import create_user
+    from atrium.learning.models import ModelVersion
+    from atrium.learning.registry import promote, register_model_version
+    from ml.segmentation.fcn import FCN, tiny
+
+    engineer = create_user(username="eve", password="eve-pass-123", role="ml_engineer")
+    study = make_study("e2e-versions", "cardiac", demo_root / "cardiac", [engineer])
+    config = {"arch": "fcn", "model": tiny().to_dict()}
+    v1 = register_model_version(
+        study=study, family="segmentation", model=FCN(tiny()), config=config, training_set=[],
+        metrics={"dice_mean": 0.8},
+    )  # fmt: skip
+    promote(version=v1)
+    v2 = register_model_version(
+        study=study, family="segmentation", model=FCN(tiny()),
+        config={**config, "adapted_to": {"vendor": "GE"}}, training_set=[], metrics={"dice_mean": 0.7}, parent=v1,
+    )  # fmt: skip
+    page = browser.new_page()
+    login(page, live_server.url, "eve")
+    page.goto(f"{live_server.url}/studies/{study.slug}/")
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    row = page.locator(f"tr[data-version='{v2.pk}']")
+    assert "vendor GE" in row.inner_text() and "Dice 0.700" in row.inner_text()
+    row.get_by_role("button", name="Promote").click()
+    page.wait_for_selector(f"tr[data-version='{v2.pk}'] .version-rollback")
+    assert dialogs and "adapted to vendor GE" in dialogs[0]  # asked first: it will serve every site
+    assert ModelVersion.objects.get(pk=v2.pk).promoted
+    page.locator(f"tr[data-version='{v2.pk}'] .version-rollback").click()
+    page.wait_for_selector(f"tr[data-version='{v1.pk}'] .version-rollback")
+    assert ModelVersion.objects.get(pk=v1.pk).promoted and not ModelVersion.objects.get(pk=v2.pk).promoted
+    page.close()

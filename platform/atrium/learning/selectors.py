@@ -22,3 +22,31 @@ def model_versions_visible_to(user: Any) -> QuerySet[ModelVersion]:
     if user.is_platform_admin:
         return ModelVersion.objects.all()
     return ModelVersion.objects.filter(study__in=studies_visible_to(user))
+
+
+def _score(metrics: dict[str, Any]) -> str:
+    for key, name in (("dice_mean", "Dice"), ("macro_f1", "macro-F1"), ("accuracy", "accuracy")):
+        if isinstance(metrics.get(key), (int, float)):
+            return f"{name} {metrics[key]:.3f}"
+    return ""
+
+
+def version_rows(study: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """A study's model versions for its page, newest first: number, family, architecture, parent, what it
+    was adapted to and what it carries besides the network, its validation score, and whether it serves."""
+    rows = []
+    versions = (
+        ModelVersion.objects.filter(study=study).select_related("parent").order_by("-created_at", "-pk")
+    )
+    for v in versions[:limit]:
+        config = v.config or {}
+        adapted = ", ".join(f"{k} {val}" for k, val in (config.get("adapted_to") or {}).items())
+        rows.append({
+            "id": v.pk, "family": v.family, "number": v.number,
+            "arch": config.get("arch", "sononet" if v.family == "classification" else "cascade"
+                               if v.family == "reconstruction" else "fcn"),
+            "parent": v.parent.number if v.parent is not None else None, "adapted_to": adapted,
+            "carries": "normaliser + shape prior" if config.get("restoration") else "",
+            "score": _score(v.metrics or {}), "promoted": v.promoted, "created_at": v.created_at,
+        })  # fmt: skip
+    return rows

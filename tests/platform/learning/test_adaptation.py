@@ -324,3 +324,31 @@ def test_stage_rows_follow_what_the_job_ran():
     assert (
         stage_rows(adversarial_only)[0]["detail"] == "5 steps; the discriminator's accuracy at the end 0.75"
     )
+
+
+def test_the_study_page_lists_versions_with_lineage_and_what_they_carry(trained_study, people, client):
+    parent = ModelVersion.objects.get(study=trained_study, family="segmentation")
+    vendor = _pool_vendor(trained_study)
+    child = _adapt(
+        trained_study,
+        {"target_vendor": vendor, "max_steps": 1, "batch_size": 2, "self_training_rounds": 0,
+         "shape_prior_steps": 2, "normaliser_steps": 1, "max_target_frames": 8},
+    )  # fmt: skip
+    client.force_login(people.ml_engineer)
+    page = client.get(f"/studies/{trained_study.slug}/").content.decode()
+    assert 'data-testid="model-versions"' in page
+    table = page[page.index('data-testid="model-versions"') :]
+    child_row = table[table.index(f'data-version="{child.pk}"') :]
+    child_row = child_row[: child_row.index("</tr>")]
+    assert f"segmentation v{child.number}" in child_row and f"v{parent.number}" in child_row
+    assert f"vendor {vendor}" in child_row and "normaliser + shape prior" in child_row
+    assert (
+        "Dice 0." in child_row and f'data-adapted-to="vendor {vendor}"' in child_row
+    )  # asks before promoting
+    parent_row = table[table.index(f'data-version="{parent.pk}"') :]
+    parent_row = parent_row[: parent_row.index("</tr>")]
+    assert "normaliser + shape prior" not in parent_row and ("serving" in parent_row) == parent.promoted
+    client.force_login(people.annotator)  # annotators neither see nor promote versions
+    assert (
+        'data-testid="model-versions"' not in client.get(f"/studies/{trained_study.slug}/").content.decode()
+    )
