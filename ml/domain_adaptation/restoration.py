@@ -23,7 +23,9 @@ from ml.domain_adaptation.shape_prior import (
     IntensityNormaliser,
     NormaliserResult,
     fit_normaliser,
+    shape_prior_network,
 )
+from ml.segmentation.fcn import FCN
 
 
 class PriorRestoredSegmenter(nn.Module):
@@ -72,8 +74,26 @@ def restored_segmenter(
     return model, fitted
 
 
+def restoration_config(model: nn.Module) -> dict[str, int]:
+    """What `restored_segmenter_skeleton` needs, besides the segmenter, to rebuild `model` for its state
+    dict: the normaliser's width and the prior's number of classes, read from the network itself."""
+    if not (
+        isinstance(model, PriorRestoredSegmenter)
+        and isinstance(model.normaliser, IntensityNormaliser)
+        and isinstance(model.prior, FCN)
+    ):
+        raise ValueError("not a restored segmenter with a fitted normaliser and an FCN shape prior")
+    return {
+        "normaliser_channels": model.normaliser.first.out_channels,
+        "prior_classes": model.prior.config.n_classes,
+    }
+
+
 def restored_segmenter_skeleton(
-    segmenter: nn.Module, prior: nn.Module, channels: int = 16
+    segmenter: nn.Module, normaliser_channels: int = 16, prior_classes: int = 4
 ) -> PriorRestoredSegmenter:
-    """An unfitted `PriorRestoredSegmenter` of the given parts' shapes, to load a saved state dict into."""
-    return PriorRestoredSegmenter(segmenter, prior, IntensityNormaliser(channels))
+    """An unfitted `PriorRestoredSegmenter` around `segmenter`, of the shapes `restoration_config` records,
+    to load a saved state dict into."""
+    return PriorRestoredSegmenter(
+        segmenter, shape_prior_network(prior_classes), IntensityNormaliser(normaliser_channels)
+    )

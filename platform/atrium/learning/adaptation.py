@@ -323,6 +323,7 @@ def adapt_for_study(
     from atrium.learning.model_builders import load_model
     from atrium.learning.registry import register_model_version
     from atrium.learning.training import evaluate
+    from ml.domain_adaptation.restoration import restoration_config
     from ml.training.trainer import Progress
 
     p = parse_adapt_params(study, params)
@@ -414,7 +415,7 @@ def adapt_for_study(
         **{k: v for k, v in p.parent.config.items() if k != "restoration"},
         "adapted_to": p.adapted_to,
         # what build_model needs to rebuild the normaliser and the prior around the segmenter
-        **({"restoration": {"normaliser_channels": 16, "prior_classes": 4}} if restoration else {}),
+        **({"restoration": restoration_config(model)} if restoration else {}),
         "adaptation": {
             "method": "adversarial (Kamnitsas et al. 2017)"
             + (" + pseudo-label self-training" if p.self_training_rounds else "")
@@ -483,7 +484,7 @@ def _first_round_teacher(
         parent, prior, tgt, steps=p.normaliser_steps, seed=p.seed, should_stop=should_stop,
         max_seconds=p.max_seconds,
     )  # fmt: skip
-    record.update({"normaliser_steps": p.normaliser_steps, "normaliser_prior_loss": fitted.prior_loss})
+    record.update(_fit_record(p, fitted))
     return first_round_teacher(p.teacher, adapted, fitted.model)
 
 
@@ -502,7 +503,12 @@ def _restore(
         model, prior, tgt, steps=p.normaliser_steps, seed=p.seed, should_stop=should_stop,
         max_seconds=p.max_seconds,
     )  # fmt: skip
-    return restored, {"normaliser_steps": p.normaliser_steps, "normaliser_prior_loss": fitted.prior_loss}
+    return restored, _fit_record(p, fitted)
+
+
+def _fit_record(p: AdaptParams, fitted: Any) -> dict[str, Any]:
+    """What the version records of a normaliser fit: its steps and the prior's label-free loss along it."""
+    return {"normaliser_steps": p.normaliser_steps, "normaliser_prior_loss": fitted.prior_loss}
 
 
 def _self_train(

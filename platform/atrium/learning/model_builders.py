@@ -43,12 +43,8 @@ def build_model(family: str, config: dict[str, Any]) -> nn.Module:
         restoration = config.get("restoration")
         if restoration:  # an adapted version: normaliser, segmenter, shape prior (adaptation.py)
             from ml.domain_adaptation.restoration import restored_segmenter_skeleton
-            from ml.domain_adaptation.shape_prior import shape_prior_network
 
-            prior = shape_prior_network(int(restoration.get("prior_classes", 4)))
-            return restored_segmenter_skeleton(
-                segmenter, prior, int(restoration.get("normaliser_channels", 16))
-            )
+            return restored_segmenter_skeleton(segmenter, **restoration)
         return segmenter
     if family == ModelFamily.CLASSIFICATION:
         from ml.classification.sononet import SonoNet, SonoNetConfig

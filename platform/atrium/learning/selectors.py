@@ -24,6 +24,10 @@ def model_versions_visible_to(user: Any) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(study__in=studies_visible_to(user))
 
 
+# What a version without an "arch" in its config is (the families' only or default network).
+DEFAULT_ARCH = {"segmentation": "fcn", "classification": "sononet", "reconstruction": "cascade"}
+
+
 def _score(metrics: dict[str, Any]) -> str:
     for key, name in (("dice_mean", "Dice"), ("macro_f1", "macro-F1"), ("accuracy", "accuracy")):
         if isinstance(metrics.get(key), (int, float)):
@@ -43,8 +47,7 @@ def version_rows(study: Any, limit: int = 50) -> list[dict[str, Any]]:
         adapted = ", ".join(f"{k} {val}" for k, val in (config.get("adapted_to") or {}).items())
         rows.append({
             "id": v.pk, "family": v.family, "number": v.number,
-            "arch": config.get("arch", "sononet" if v.family == "classification" else "cascade"
-                               if v.family == "reconstruction" else "fcn"),
+            "arch": config.get("arch", DEFAULT_ARCH.get(v.family, "")),
             "parent": v.parent.number if v.parent is not None else None, "adapted_to": adapted,
             "carries": "normaliser + shape prior" if config.get("restoration") else "",
             "score": _score(v.metrics or {}), "promoted": v.promoted, "created_at": v.created_at,

@@ -10,6 +10,7 @@ from torch import nn
 from ml.domain_adaptation.restoration import (
     PriorRestoredSegmenter,
     base_segmenter,
+    restoration_config,
     restored_segmenter,
     restored_segmenter_skeleton,
 )
@@ -109,7 +110,8 @@ def test_a_saved_state_dict_loads_into_the_skeleton(reversed_contrast: dict) -> 
     model, _ = restored_segmenter(seg, prior, target, steps=5, lr=1e-2, seed=0)
     state = model.state_dict()
     assert {k.split(".")[0] for k in state} == {"normaliser", "segmenter", "prior"}
-    fresh = restored_segmenter_skeleton(FCN(tiny()), shape_prior_network(4)).eval()
+    assert restoration_config(model) == {"normaliser_channels": 16, "prior_classes": 4}
+    fresh = restored_segmenter_skeleton(FCN(tiny()), **restoration_config(model)).eval()
     assert isinstance(fresh.normaliser, IntensityNormaliser)
     fresh.load_state_dict(state)
     x = torch.from_numpy(target[:2, None])
