@@ -55,6 +55,7 @@ def balanced_counts(n: int, sites: list[str]) -> dict[str, int]:
 def run_seed(
     seed: int, quick: bool, candidates: int, rounds: int, draws: int, threads: int
 ) -> dict[str, Any]:
+    """One seed: the full-data score, the oracle's curve, and the balanced and random sets of its size."""
     torch.set_num_threads(max(1, threads))
     start = time.perf_counter()
     spec = build_tasks(quick)["segmentation"]
@@ -104,9 +105,8 @@ def run_seed(
     for _ in range(draws):
         counts = balanced_counts(n, list(SITE_MIX))
         counts = {s: min(k, len(by_site[s])) for s, k in counts.items()}
-        counts[next(iter(SITE_MIX))] += n - sum(
-            counts.values()
-        )  # a site with too few cases: the rest from the first
+        # A site with too few cases: the rest come from the first (commonest) site.
+        counts[next(iter(SITE_MIX))] += n - sum(counts.values())
         cases = [int(c) for s, k in counts.items() for c in rng.choice(by_site[s], size=k, replace=False)]
         balanced.append(score(cases))
     random_sets = [score([int(c) for c in rng.choice(n_pool, size=n, replace=False)]) for _ in range(draws)]
